@@ -1,0 +1,113 @@
+//! oneM2M timestamps (TS-0004 §6.3.3: ISO 8601 basic format, UTC) and
+//! absolute-or-relative times (`rqet`, `rset`, `oet`, `et` offsets).
+//!
+//! Timestamps are written with a fixed six-digit fraction so that their string
+//! form sorts in time order; the store relies on that for expiry scans.
+
+use jiff::{civil::DateTime, tz::TimeZone, Span, Timestamp, Zoned};
+
+/// The current time.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// `20260526T112532,123456`
+pub fn format(ts: Timestamp) -> String {
+    let dt = ts.to_zoned(TimeZone::UTC).datetime();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02},{:06}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1000
+    )
+}
+
+/// The current time as a oneM2M timestamp string.
+pub fn now_string() -> String {
+    format(now())
+}
+
+/// Parse an absolute oneM2M timestamp: `YYYYMMDDTHHMMSS` with an optional
+/// `,ffffff` / `.ffffff` fraction and an optional `Z`.
+pub fn parse(text: &str) -> Option<Timestamp> {
+    let text = text.trim().trim_end_matches('Z');
+    let (main, fraction) = match text.find([',', '.']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    if main.len() != 15 || main.as_bytes()[8] != b'T' {
+        return None;
+    }
+    let dt = DateTime::strptime("%Y%m%dT%H%M%S", main).ok()?;
+    let mut ts = dt.to_zoned(TimeZone::UTC).ok()?.timestamp();
+    if let Some(fraction) = fraction {
+        if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let nanos: i64 = format!("{fraction:0<9}").parse().ok()?;
+        ts = ts.checked_add(Span::new().nanoseconds(nanos)).ok()?;
+    }
+    Some(ts)
+}
+
+/// Parse an ISO 8601 duration (`PT1H30M`) or a plain integer number of
+/// milliseconds into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<i64>() {
+        return Some(ms);
+    }
+    let span: Span = text.parse().ok()?;
+    let base = Zoned::new(Timestamp::UNIX_EPOCH, TimeZone::UTC);
+    let later = base.checked_add(span).ok()?;
+    Some(later.timestamp().as_millisecond())
+}
+
+/// Parse an absRelTimestamp: an absolute timestamp, an ISO 8601 duration
+/// from `now`, or an integer number of milliseconds from `now`.
+pub fn parse_abs_rel(text: &str, now: Timestamp) -> Option<Timestamp> {
+    if let Some(ts) = parse(text) {
+        return Some(ts);
+    }
+    let ms = parse_duration_ms(text)?;
+    now.checked_add(Span::new().milliseconds(ms)).ok()
+}
+
+/// `now + ms`, saturating at the far future instead of failing.
+pub fn after_ms(now: Timestamp, ms: i64) -> Timestamp {
+    now.checked_add(Span::new().milliseconds(ms)).unwrap_or(Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_is_fixed_width_and_parses_back() {
+        let ts = parse("20260526T112532,123456").unwrap();
+        assert_eq!(format(ts), "20260526T112532,123456");
+        let plain = parse("20260526T112532").unwrap();
+        assert_eq!(format(plain), "20260526T112532,000000");
+        assert!(format(plain) < format(ts));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in ["", "2026-05-26T11:25:32", "20260526X112532", "20261326T112532", "20260526T112532,ab"] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_forms() {
+        let now = parse("20260101T000000").unwrap();
+        assert_eq!(format(parse_abs_rel("PT10S", now).unwrap()), "20260101T000010,000000");
+        assert_eq!(format(parse_abs_rel("5000", now).unwrap()), "20260101T000005,000000");
+        assert_eq!(parse_duration_ms("PT1H30M"), Some(5_400_000));
+        assert_eq!(parse_abs_rel("nonsense", now), None);
+    }
+}

@@ -1,0 +1,114 @@
+//! Storage for the resource tree, behind the [`Store`] trait.
+//!
+//! # Layout
+//! - this file: the traits the core programs against ([`ReadTxn`], [`WriteTxn`],
+//!   [`Store`]) and [`write`], the one way to run a write.
+//! - [`sqlite`]: the embedded store (default): SQLite in WAL mode, one writer
+//!   thread that commits jobs in groups, a pool of reader connections.
+//!
+//! # Writes are jobs
+//! A write is a closure that runs on the store's writer inside a transaction that
+//! it shares with other jobs of the same group; each job sits in its own savepoint,
+//! so a job that fails is rolled back alone and leaves nothing half-written. The
+//! caller is answered only after the group's commit is durable (fsync), so an
+//! acknowledged write survives `kill -9` and power loss, while one fsync serves
+//! the whole group. Running the resource logic on the writer also makes
+//! read-modify-write sequences (container counters, `mni` eviction) race-free.
+
+pub mod sqlite;
+
+use urbis_model::{CseError, CseResult, Resource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("stored record {ri} is corrupt: {reason}")]
+    Corrupt { ri: String, reason: String },
+    #[error("a resource with this {what} already exists")]
+    Duplicate { what: &'static str },
+    #[error("the store is shut down")]
+    Closed,
+    #[error("cannot open store: {0}")]
+    Open(String),
+}
+
+impl From<StoreError> for CseError {
+    fn from(err: StoreError) -> CseError {
+        match err {
+            StoreError::Duplicate { .. } => CseError::new(urbis_model::Rsc::Conflict, err.to_string()),
+            other => CseError::internal(other.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Read access. Every method is a single indexed lookup or range scan.
+pub trait ReadTxn {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>>;
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>>;
+    /// Direct children in creation order, optionally of one type.
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>>;
+    /// Number of direct children of one type.
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64>;
+    /// The newest (`newest = true`) or oldest direct child of a type: `la` / `ol`.
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>>;
+    /// All resources below `path` (not `path` itself), in creation order.
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>>;
+    /// Resources below `path` carrying `label`, in creation order.
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>>;
+    /// Up to `limit` resources whose `et` is before `now`, soonest first.
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>>;
+}
+
+/// Write access, only inside a job on the writer.
+pub trait WriteTxn: ReadTxn {
+    fn insert(&mut self, resource: &Resource) -> StoreResult<()>;
+    /// Replace the attributes of an existing resource (found by `ri`).
+    fn update(&mut self, resource: &Resource) -> StoreResult<()>;
+    /// Delete the resource at `path` and everything below it; returns how many.
+    fn delete_tree(&mut self, path: &str) -> StoreResult<usize>;
+}
+
+/// What a job hands back to the writer: whether to roll its savepoint back, and
+/// what to run once the group's commit is known.
+pub struct Completion {
+    pub rollback: bool,
+    pub done: Box<dyn FnOnce(StoreResult<()>) + Send>,
+}
+
+pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTxn) -> Completion + Send>;
+
+pub trait Store: Send + Sync + 'static {
+    /// A reader. Hold it only for synchronous work: it is not `Send`.
+    fn reader(&self) -> StoreResult<Box<dyn ReadTxn + '_>>;
+    /// Queue a job for the writer.
+    fn submit(&self, job: WriteJob);
+    /// A short description for logs (`sqlite:./urbis-data/urbis.db`).
+    fn describe(&self) -> String;
+}
+
+/// Run `f` on the writer and wait until it is durably committed (or rolled back
+/// because it failed).
+pub async fn write<T, F>(store: &dyn Store, f: F) -> CseResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTxn) -> CseResult<T> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    store.submit(Box::new(move |txn| {
+        let result = f(txn);
+        Completion {
+            rollback: result.is_err(),
+            done: Box::new(move |commit| {
+                let outcome = match commit {
+                    Ok(()) => result,
+                    Err(err) => Err(err.into()),
+                };
+                let _ = tx.send(outcome);
+            }),
+        }
+    }));
+    rx.await.unwrap_or_else(|_| Err(CseError::internal("the store writer stopped before answering")))
+}

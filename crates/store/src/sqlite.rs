@@ -1,0 +1,539 @@
+//! The embedded store: SQLite (bundled, so the binary stays self-contained).
+//!
+//! One writer thread owns the write connection and commits jobs in groups; readers
+//! come from a pool of read-only connections (WAL lets them run beside the writer).
+//! In-memory mode has a single connection shared by the writer and the readers.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use urbis_model::{Attrs, Resource};
+
+use crate::{Completion, ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
+
+/// Most jobs one group commit takes; bounds the latency of a group.
+const MAX_GROUP: usize = 2048;
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS resources (
+    seq     INTEGER PRIMARY KEY,
+    ri      TEXT NOT NULL UNIQUE,
+    pi      TEXT NOT NULL,
+    ty      INTEGER NOT NULL,
+    path    TEXT NOT NULL UNIQUE,
+    et      TEXT,
+    creator TEXT NOT NULL,
+    body    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_children ON resources (pi, ty, seq);
+CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
+CREATE TABLE IF NOT EXISTS labels (
+    lbl TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (lbl, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_by_resource ON labels (seq);
+";
+
+const COLUMNS: &str = "ri, ty, path, creator, body";
+
+enum Mode {
+    File { path: PathBuf, readers: Mutex<Vec<Connection>> },
+    Memory { shared: Arc<Mutex<Connection>> },
+}
+
+pub struct SqliteStore {
+    mode: Mode,
+    jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Open (or create) the store in `dir/urbis.db`.
+    pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("urbis.db");
+        let conn = Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;",
+        )?;
+        migrate(&conn)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let (jobs, writer) = spawn_writer(conn);
+        Ok(SqliteStore {
+            mode: Mode::File { path, readers: Mutex::new(Vec::new()) },
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// A store that lives in memory only and is gone when dropped.
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        let conn = Connection::open_in_memory()?;
+        migrate(&conn)?;
+        let shared = Arc::new(Mutex::new(conn));
+        let (jobs, writer) = spawn_writer(shared.clone());
+        Ok(SqliteStore { mode: Mode::Memory { shared }, jobs: Mutex::new(Some(jobs)), writer: Mutex::new(Some(writer)) })
+    }
+
+    fn open_reader(path: &Path) -> StoreResult<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;")?;
+        Ok(conn)
+    }
+}
+
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Open(format!(
+            "store schema version {version} is newer than this binary understands ({SCHEMA_VERSION})"
+        )));
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    Ok(())
+}
+
+fn spawn_writer(conn: Arc<Mutex<Connection>>) -> (mpsc::Sender<WriteJob>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<WriteJob>();
+    let handle = std::thread::Builder::new()
+        .name("urbis-store-writer".into())
+        .spawn(move || writer_loop(&conn, &rx))
+        .expect("spawning the store writer thread");
+    (tx, handle)
+}
+
+fn writer_loop(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let conn = conn.lock();
+        let mut completions = Vec::with_capacity(group.len());
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(err) = began {
+            tracing::error!(%err, "cannot begin a write transaction");
+            drop(conn);
+            for job in group {
+                // The job never runs; dropping it answers its caller with an error.
+                drop(job);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            continue;
+        }
+        for job in group {
+            if let Some(completion) = run_job(&conn, job) {
+                completions.push(completion);
+            }
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        drop(conn);
+        for completion in completions {
+            let outcome = match &committed {
+                Ok(()) => Ok(()),
+                Err(err) => Err(StoreError::Open(format!("commit failed: {err}"))),
+            };
+            (completion.done)(outcome);
+        }
+    }
+}
+
+/// Runs one job in its own savepoint. A job that panics is rolled back and
+/// dropped, which answers its caller with an internal error.
+fn run_job(conn: &Connection, job: WriteJob) -> Option<Completion> {
+    if let Err(err) = conn.execute_batch("SAVEPOINT job") {
+        tracing::error!(%err, "cannot open a savepoint");
+        return None;
+    }
+    let mut txn = SqlTxn { conn };
+    let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
+    let rollback = !matches!(&outcome, Ok(completion) if !completion.rollback);
+    let end = if rollback { "ROLLBACK TO job; RELEASE job" } else { "RELEASE job" };
+    if let Err(err) = conn.execute_batch(end) {
+        tracing::error!(%err, "cannot close a savepoint");
+    }
+    match outcome {
+        Ok(completion) => Some(completion),
+        Err(_) => {
+            tracing::error!("a write job panicked; it was rolled back");
+            None
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.jobs.lock().take();
+        if let Some(handle) = self.writer.lock().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn reader(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
+        match &self.mode {
+            Mode::Memory { shared } => Ok(Box::new(SharedReader { guard: shared.lock() })),
+            Mode::File { path, readers } => {
+                let conn = match readers.lock().pop() {
+                    Some(conn) => conn,
+                    None => Self::open_reader(path)?,
+                };
+                Ok(Box::new(PooledReader { conn: Some(conn), pool: readers }))
+            }
+        }
+    }
+
+    fn submit(&self, job: WriteJob) {
+        if let Some(jobs) = self.jobs.lock().as_ref() {
+            // A send error means the writer is gone; the job is dropped and its
+            // caller sees the closed channel as an internal error.
+            let _ = jobs.send(job);
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.mode {
+            Mode::File { path, .. } => format!("sqlite:{}", path.display()),
+            Mode::Memory { .. } => "sqlite:memory".to_owned(),
+        }
+    }
+}
+
+struct PooledReader<'a> {
+    conn: Option<Connection>,
+    pool: &'a Mutex<Vec<Connection>>,
+}
+
+impl Drop for PooledReader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.lock().push(conn);
+        }
+    }
+}
+
+struct SharedReader<'a> {
+    guard: parking_lot::MutexGuard<'a, Connection>,
+}
+
+struct SqlTxn<'a> {
+    conn: &'a Connection,
+}
+
+fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(String, u32, String, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn decode(raw: (String, u32, String, String, String)) -> StoreResult<Resource> {
+    let (ri, ty, path, creator, body) = raw;
+    let attrs: Attrs =
+        serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { ri: ri.clone(), reason: e.to_string() })?;
+    Ok(Resource { ty, path, creator, attrs })
+}
+
+fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<Resource>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    match stmt.query_row(params, resource_from_row).optional()? {
+        Some(raw) => Ok(Some(decode(raw)?)),
+        None => Ok(None),
+    }
+}
+
+fn query_many(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Resource>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, resource_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(decode(row?)?);
+    }
+    Ok(out)
+}
+
+/// `path/` and `path0` bound every path strictly below `path` ('0' follows '/').
+fn subtree_bounds(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
+}
+
+fn read_get(conn: &Connection, ri: &str) -> StoreResult<Option<Resource>> {
+    query_one(conn, &format!("SELECT {COLUMNS} FROM resources WHERE ri = ?1"), [ri])
+}
+
+macro_rules! impl_read_txn {
+    ($ty:ty, $conn:ident => $expr:expr) => {
+        impl ReadTxn for $ty {
+            fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+                let $conn = self;
+                read_get($expr, ri)
+            }
+            fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+                let $conn = self;
+                query_one($expr, &format!("SELECT {COLUMNS} FROM resources WHERE path = ?1"), [path])
+            }
+            fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+                let $conn = self;
+                match ty {
+                    Some(ty) => query_many(
+                        $expr,
+                        &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq"),
+                        params![pi, ty],
+                    ),
+                    None => query_many(
+                        $expr,
+                        &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 ORDER BY seq"),
+                        [pi],
+                    ),
+                }
+            }
+            fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+                let $conn = self;
+                let mut stmt = $expr.prepare_cached("SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2")?;
+                Ok(stmt.query_row(params![pi, ty], |row| row.get::<_, i64>(0))? as u64)
+            }
+            fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+                let $conn = self;
+                let order = if newest { "DESC" } else { "ASC" };
+                query_one(
+                    $expr,
+                    &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq {order} LIMIT 1"),
+                    params![pi, ty],
+                )
+            }
+            fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+                let $conn = self;
+                let (low, high) = subtree_bounds(path);
+                query_many(
+                    $expr,
+                    &format!("SELECT {COLUMNS} FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq"),
+                    params![low, high],
+                )
+            }
+            fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+                let $conn = self;
+                let (low, high) = subtree_bounds(path);
+                query_many(
+                    $expr,
+                    "SELECT r.ri, r.ty, r.path, r.creator, r.body FROM labels l JOIN resources r ON r.seq = l.seq
+                     WHERE l.lbl = ?1 AND r.path > ?2 AND r.path < ?3 ORDER BY r.seq",
+                    params![label, low, high],
+                )
+            }
+            fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+                let $conn = self;
+                query_many(
+                    $expr,
+                    &format!("SELECT {COLUMNS} FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT ?2"),
+                    params![now, limit as i64],
+                )
+            }
+        }
+    };
+}
+
+impl_read_txn!(PooledReader<'_>, r => r.conn.as_ref().expect("pooled connection present until drop"));
+impl_read_txn!(SharedReader<'_>, r => &r.guard);
+impl_read_txn!(SqlTxn<'_>, r => r.conn);
+
+fn body_of(resource: &Resource) -> String {
+    serde_json::Value::Object(resource.attrs.clone()).to_string()
+}
+
+fn map_unique(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(e, Some(msg)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            if msg.contains("path") {
+                StoreError::Duplicate { what: "name" }
+            } else {
+                StoreError::Duplicate { what: "resource ID" }
+            }
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+impl WriteTxn for SqlTxn<'_> {
+    fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO resources (ri, pi, ty, path, et, creator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        stmt.execute(params![
+            resource.ri(),
+            resource.pi(),
+            resource.ty,
+            resource.path,
+            resource.et(),
+            resource.creator,
+            body_of(resource)
+        ])
+        .map_err(map_unique)?;
+        let labels = resource.labels();
+        if !labels.is_empty() {
+            let seq = self.conn.last_insert_rowid();
+            let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
+            for label in labels {
+                stmt.execute(params![label, seq])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, resource: &Resource) -> StoreResult<()> {
+        let mut stmt =
+            self.conn.prepare_cached("UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1 RETURNING seq")?;
+        let seq: Option<i64> = stmt
+            .query_row(params![resource.ri(), resource.et(), body_of(resource)], |row| row.get(0))
+            .optional()?;
+        let Some(seq) = seq else {
+            return Err(StoreError::Corrupt { ri: resource.ri().to_owned(), reason: "updated resource is gone".into() });
+        };
+        self.conn.prepare_cached("DELETE FROM labels WHERE seq = ?1")?.execute([seq])?;
+        let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
+        for label in resource.labels() {
+            stmt.execute(params![label, seq])?;
+        }
+        Ok(())
+    }
+
+    fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
+        let (low, high) = subtree_bounds(path);
+        self.conn
+            .prepare_cached(
+                "DELETE FROM labels WHERE seq IN
+                 (SELECT seq FROM resources WHERE path = ?1 OR (path > ?2 AND path < ?3))",
+            )?
+            .execute(params![path, low, high])?;
+        let deleted = self
+            .conn
+            .prepare_cached("DELETE FROM resources WHERE path = ?1 OR (path > ?2 AND path < ?3)")?
+            .execute(params![path, low, high])?;
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::write;
+    use serde_json::json;
+    use urbis_model::CseError;
+
+    fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -> Resource {
+        let mut attrs = Attrs::new();
+        attrs.insert("ri".into(), json!(ri));
+        attrs.insert("pi".into(), json!(pi));
+        attrs.insert("rn".into(), json!(path.rsplit('/').next().unwrap()));
+        attrs.insert("ty".into(), json!(ty));
+        if let serde_json::Value::Object(extra) = extra {
+            attrs.extend(extra);
+        }
+        Resource { ty, path: path.into(), creator: "CAdmin".into(), attrs }
+    }
+
+    async fn seed(store: &SqliteStore) {
+        write(store, |txn| {
+            txn.insert(&resource("id-in", "", 5, "cse-in", json!({})))?;
+            txn.insert(&resource("ae1", "id-in", 2, "cse-in/ae1", json!({"lbl": ["a", "b"]})))?;
+            txn.insert(&resource("cnt1", "ae1", 3, "cse-in/ae1/cnt", json!({"et": "20990101T000000,000000"})))?;
+            for i in 0..5 {
+                txn.insert(&resource(&format!("cin{i}"), "cnt1", 4, &format!("cse-in/ae1/cnt/cin{i}"), json!({})))?;
+            }
+            txn.insert(&resource("old", "id-in", 3, "cse-in/old", json!({"et": "20000101T000000,000000"})))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn exercise(store: &SqliteStore) {
+        seed(store).await;
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.get("ae1").unwrap().unwrap().path, "cse-in/ae1");
+        assert_eq!(reader.get_by_path("cse-in/ae1/cnt").unwrap().unwrap().ri(), "cnt1");
+        assert_eq!(reader.edge_child("cnt1", 4, true).unwrap().unwrap().ri(), "cin4");
+        assert_eq!(reader.edge_child("cnt1", 4, false).unwrap().unwrap().ri(), "cin0");
+        assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
+        assert_eq!(reader.descendants("cse-in/ae1").unwrap().len(), 6);
+        assert_eq!(reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(), "ae1");
+        let expired = reader.expired("20260101T000000,000000", 10).unwrap();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].ri(), "old");
+        drop(reader);
+
+        // A failing job leaves nothing behind, and does not disturb its group.
+        let failed: Result<(), CseError> = write(store, |txn| {
+            txn.insert(&resource("half", "id-in", 3, "cse-in/half", json!({})))?;
+            Err(CseError::bad_request("late validation failure"))
+        })
+        .await;
+        assert!(failed.is_err());
+        assert!(store.reader().unwrap().get("half").unwrap().is_none());
+
+        let dup = write(store, |txn| Ok(txn.insert(&resource("x", "id-in", 3, "cse-in/ae1", json!({})))?)).await;
+        assert_eq!(dup.unwrap_err().rsc, urbis_model::Rsc::Conflict);
+
+        let deleted = write(store, |txn| Ok(txn.delete_tree("cse-in/ae1")?)).await.unwrap();
+        assert_eq!(deleted, 7);
+        let reader = store.reader().unwrap();
+        assert!(reader.get("cin3").unwrap().is_none());
+        assert!(reader.descendants_with_label("cse-in", "a").unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn memory_store_behaves() {
+        exercise(&SqliteStore::in_memory().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn file_store_behaves_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        exercise(&store).await;
+        write(&store, |txn| Ok(txn.insert(&resource("keep", "id-in", 3, "cse-in/keep", json!({"lbl": ["k"]})))?))
+            .await
+            .unwrap();
+        drop(store);
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        let reader = reopened.reader().unwrap();
+        assert_eq!(reader.get("keep").unwrap().unwrap().labels(), vec!["k"]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_are_grouped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        seed(&store).await;
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                write(store.as_ref(), move |txn| {
+                    txn.insert(&resource(&format!("c{i}"), "id-in", 3, &format!("cse-in/c{i}"), json!({})))?;
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.reader().unwrap().count_children("id-in", 3).unwrap(), 201);
+    }
+}
