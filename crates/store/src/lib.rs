@@ -58,6 +58,8 @@ pub trait ReadTxn {
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>>;
     /// Resources below `path` carrying `label`, in creation order.
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>>;
+    /// Every resource of one type (for small sets such as groups).
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>>;
     /// Up to `limit` resources whose `et` is before `now`, soonest first.
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>>;
 }
@@ -111,4 +113,27 @@ where
         }
     }));
     rx.await.unwrap_or_else(|_| Err(CseError::internal("the store writer stopped before answering")))
+}
+
+/// Like [`write`], for callers outside async code (start-up). Blocks the thread.
+pub fn write_blocking<T, F>(store: &dyn Store, f: F) -> CseResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTxn) -> CseResult<T> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    store.submit(Box::new(move |txn| {
+        let result = f(txn);
+        Completion {
+            rollback: result.is_err(),
+            done: Box::new(move |commit| {
+                let outcome = match commit {
+                    Ok(()) => result,
+                    Err(err) => Err(err.into()),
+                };
+                let _ = tx.send(outcome);
+            }),
+        }
+    }));
+    rx.recv().unwrap_or_else(|_| Err(CseError::internal("the store writer stopped before answering")))
 }

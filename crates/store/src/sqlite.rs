@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS resources (
     body    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS resources_children ON resources (pi, ty, seq);
+CREATE INDEX IF NOT EXISTS resources_by_type ON resources (ty);
 CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
 CREATE TABLE IF NOT EXISTS labels (
     lbl TEXT NOT NULL,
@@ -335,6 +336,10 @@ macro_rules! impl_read_txn {
                      WHERE l.lbl = ?1 AND r.path > ?2 AND r.path < ?3 ORDER BY r.seq",
                     params![label, low, high],
                 )
+            }
+            fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+                let $conn = self;
+                query_many($expr, &format!("SELECT {COLUMNS} FROM resources WHERE ty = ?1 ORDER BY seq"), [ty])
             }
             fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
                 let $conn = self;

@@ -1,0 +1,117 @@
+//! The Urbis oneM2M CSE core. It receives request primitives from any binding and
+//! answers with response primitives; it never knows which door a request came in by.
+//!
+//! # Layout
+//! - [`Cse`]: the entry point ([`Cse::handle`]) and start-up (CSEBase, sweeper).
+//! - [`pipeline`]: checks every request goes through, then dispatch by operation.
+//! - [`ops`]: CREATE, RETRIEVE, UPDATE, DELETE, NOTIFY, discovery and group fan-out.
+//! - [`address`]: `to` → resource, originator normalisation.
+//! - [`access`]: access control policy evaluation.
+//! - [`attributes`]: attribute definitions and request validation.
+//! - [`registry`] and [`resources`]: one module per resource type.
+//! - [`content`]: result content (`rcn`) shaping of responses.
+//! - [`notify`]: subscription matching and notification delivery.
+//! - [`expiry`]: the background sweeper for expired resources.
+
+pub mod access;
+pub mod address;
+pub mod attributes;
+pub mod config;
+pub mod content;
+pub mod expiry;
+pub mod ids;
+pub mod notify;
+pub mod ops;
+pub mod pipeline;
+pub mod registry;
+pub mod resources;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use config::CseConfig;
+pub use notify::Transport;
+use urbis_model::{CseResult, Request, Response};
+use urbis_store::Store;
+
+/// A running CSE. Cheap to clone; every clone is the same CSE.
+#[derive(Clone)]
+pub struct Cse {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: CseConfig,
+    store: Arc<dyn Store>,
+    notifier: notify::Notifier,
+    /// Run-time adjustable (the upper tester shortens them for test suites).
+    max_expiration_secs: AtomicU64,
+    expiration_check_ms: AtomicU64,
+}
+
+impl Cse {
+    /// Open the CSE on a store: creates the CSEBase on first start. Call
+    /// [`Cse::start_background`] from inside a Tokio runtime to run the sweeper.
+    pub fn open(config: CseConfig, store: Arc<dyn Store>) -> CseResult<Cse> {
+        config.validate().map_err(urbis_model::CseError::internal)?;
+        let cse = Cse {
+            inner: Arc::new(Inner {
+                max_expiration_secs: AtomicU64::new(config.max_expiration_secs),
+                expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
+                notifier: notify::Notifier::new(config.notification_timeout_ms),
+                config,
+                store,
+            }),
+        };
+        resources::cse_base::ensure(&cse)?;
+        Ok(cse)
+    }
+
+    /// Start background work (expiry sweeper). Needs a Tokio runtime.
+    pub fn start_background(&self) {
+        expiry::spawn_sweeper(self.clone());
+    }
+
+    /// Register an outgoing transport (e.g. the HTTP client) for notifications.
+    pub fn add_transport(&self, transport: Arc<dyn Transport>) {
+        self.inner.notifier.add_transport(transport);
+    }
+
+    /// Process one request primitive. Never fails: errors become error responses.
+    pub async fn handle(&self, request: Request) -> Response {
+        pipeline::handle(self, request).await
+    }
+
+    pub fn config(&self) -> &CseConfig {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn notifier(&self) -> &notify::Notifier {
+        &self.inner.notifier
+    }
+
+    pub fn max_expiration_secs(&self) -> u64 {
+        self.inner.max_expiration_secs.load(Ordering::Relaxed)
+    }
+
+    pub fn expiration_check_ms(&self) -> u64 {
+        self.inner.expiration_check_ms.load(Ordering::Relaxed)
+    }
+
+    /// Change expiration limits at run time; returns the previous values
+    /// `(check interval ms, max expiration s)`.
+    pub fn set_expiration_limits(&self, check_ms: u64, max_secs: u64) -> (u64, u64) {
+        let old_check = self.inner.expiration_check_ms.swap(check_ms.max(10), Ordering::Relaxed);
+        let old_max = self.inner.max_expiration_secs.swap(max_secs.max(1), Ordering::Relaxed);
+        (old_check, old_max)
+    }
+
+    /// The SP-relative ID of a local resource ID (`/id-in/<ri>`).
+    pub fn sp_relative(&self, ri: &str) -> String {
+        format!("{}/{}", self.inner.config.cse_id, ri)
+    }
+}

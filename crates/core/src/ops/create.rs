@@ -1,0 +1,167 @@
+//! CREATE (TS-0004 §7.3.3.x).
+
+use serde_json::{json, Value};
+use urbis_model::{time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
+
+use crate::address::{self, Virtual};
+use crate::attributes::{self, check_resource_name, Phase};
+use crate::notify::{self, net, Event};
+use crate::registry::{self, ReadCtx, WriteCtx};
+use crate::{access, content, ids, Cse};
+
+pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
+    let ty = request.ty.ok_or_else(|| CseError::bad_request("resource type (ty) is missing"))?;
+    let rcn = content::result_content(&request)?;
+    let located = {
+        let reader = cse.store().reader()?;
+        address::locate(reader.as_ref(), &request.to, cse.config())?
+    };
+    if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
+        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator).await;
+    }
+    let (kind, parent, resource) = {
+        let reader = cse.store().reader()?;
+        match located.virtual_child {
+            Some(Virtual::FanOut(_)) => return Err(CseError::internal("fan-out is handled before this point")),
+            Some(_) => return Err(CseError::new(Rsc::OperationNotAllowed, "cannot create under a virtual resource")),
+            None => {}
+        }
+        let parent = located.resource;
+        check_create_access(cse, reader.as_ref(), &originator, &parent, ty)?;
+        let kind = match registry::kind(ty) {
+            Some(kind) => kind,
+            None if ResourceType::from_ty(ty).is_some() => {
+                return Err(CseError::new(Rsc::NotImplemented, format!("resource type {ty} is not hosted here")))
+            }
+            None => return Err(CseError::bad_request(format!("unknown resource type {ty}"))),
+        };
+        if !kind.parents.iter().any(|p| p.ty() == parent.ty) {
+            return Err(CseError::new(Rsc::InvalidChildResourceType, format!("type {ty} cannot be created here")));
+        }
+        let (root_key, attrs) = super::single_root(&request)?;
+        let sets = registry::attrs_for_create(kind, root_key)
+            .ok_or_else(|| CseError::bad_request(format!("{root_key} does not match resource type {ty}")))?;
+        attributes::validate(&sets, attrs, Phase::Create)?;
+        if kind.ty == ResourceType::MgmtObj
+            && attrs.get("mgd").and_then(Value::as_u64) != crate::resources::mgmt_obj::mgd_for(root_key)
+        {
+            return Err(CseError::bad_request("mgd does not match the specialization"));
+        }
+        let mut resource = build(cse, kind, &parent, attrs, &originator)?;
+        let ctx = ReadCtx { config: cse.config(), reader: reader.as_ref(), request: &request, originator: &originator };
+        kind.hooks.validate_create(&ctx, &parent, &mut resource)?;
+        if reader.get_by_path(&resource.path)?.is_some() {
+            return Err(CseError::new(Rsc::Conflict, format!("a resource named {} already exists here", resource.rn())));
+        }
+        (kind, parent, resource)
+    };
+    if let Some(verification) = kind.hooks.verify_create(cse, &resource) {
+        verification.await?;
+    }
+    let requested: Vec<String> = super::single_root(&request)?.1.keys().cloned().collect();
+    let job_cse = cse.clone();
+    let parent_ri = parent.ri().to_owned();
+    let (resource, notifications) = urbis_store::write(cse.store(), move |txn| {
+        let mut resource = resource;
+        let mut parent = txn.get(&parent_ri)?.ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
+        if txn.get_by_path(&resource.path)?.is_some() {
+            return Err(CseError::new(Rsc::Conflict, format!("a resource named {} already exists here", resource.rn())));
+        }
+        let mut notifications = Vec::new();
+        let now = time::now_string();
+        let creator = resource.creator.clone();
+        let mut ctx = WriteCtx {
+            config: job_cse.config(),
+            txn,
+            originator: &creator,
+            now: &now,
+            notifications: &mut notifications,
+        };
+        let parent_changed = kind.hooks.on_create(&mut ctx, &mut parent, &mut resource)?;
+        ctx.txn.insert(&resource)?;
+        if parent_changed {
+            ctx.txn.update(&parent)?;
+        }
+        notify::collect(&mut ctx, parent.ri(), &Event { net: net::CREATE_CHILD, resource: &resource, modified: None })?;
+        Ok((resource, notifications))
+    })
+    .await?;
+    cse.deliver(notifications).await;
+
+    let mut shown = resource.clone();
+    kind.hooks.on_retrieve(cse.config(), &mut shown);
+    let pc = match rcn {
+        content::NOTHING => None,
+        content::HIERARCHICAL_ADDRESS => Some(json!({"m2m:uri": shown.path})),
+        content::HIERARCHICAL_ADDRESS_ATTRIBUTES => Some(content::resource_and_address(&shown)),
+        content::MODIFIED_ATTRIBUTES => {
+            let keys: Vec<String> = shown.attrs.keys().filter(|k| !requested.contains(k)).cloned().collect();
+            Some(content::wrap_selected(&shown, &keys))
+        }
+        _ => Some(content::wrap(&shown)),
+    };
+    let mut response = Response::new(Rsc::Created, pc);
+    response.created_uri = Some(shown.path.clone());
+    Ok(response)
+}
+
+/// AE registration is open (the registration rules decide); an ACP may be
+/// created under the CSEBase by any registered AE; otherwise CREATE rights on
+/// the parent are needed.
+fn check_create_access(
+    cse: &Cse,
+    reader: &dyn urbis_store::ReadTxn,
+    originator: &str,
+    parent: &Resource,
+    ty: u32,
+) -> CseResult<()> {
+    if ty == ResourceType::Ae.ty() && parent.ty == ResourceType::CseBase.ty() {
+        return Ok(());
+    }
+    if ty == ResourceType::AccessControlPolicy.ty()
+        && parent.ty == ResourceType::CseBase.ty()
+        && reader.get(originator)?.is_some_and(|r| r.ty == ResourceType::Ae.ty())
+    {
+        return Ok(());
+    }
+    access::require(cse.config(), reader, originator, parent, Operation::Create.permission_bit())
+}
+
+/// The new resource from the request's attributes plus what the CSE assigns.
+fn build(
+    cse: &Cse,
+    kind: &'static registry::Kind,
+    parent: &Resource,
+    requested: &serde_json::Map<String, Value>,
+    originator: &str,
+) -> CseResult<Resource> {
+    let mut attrs = serde_json::Map::with_capacity(requested.len() + 8);
+    for (k, v) in requested {
+        if k == "cr" {
+            if !v.is_null() {
+                return Err(CseError::bad_request("cr must be null in a CREATE request"));
+            }
+            attrs.insert("cr".into(), Value::String(originator.to_owned()));
+        } else if !v.is_null() {
+            attrs.insert(k.clone(), v.clone());
+        }
+    }
+    let ri = ids::resource_id(kind.id_prefix);
+    let rn = match requested.get("rn").and_then(Value::as_str) {
+        Some(rn) => {
+            check_resource_name(rn)?;
+            rn.to_owned()
+        }
+        None => ri.clone(),
+    };
+    let now = time::now_string();
+    let et = super::settle_expiration(cse, requested.get("et"), Some(parent))?;
+    attrs.insert("ty".into(), json!(kind.ty.ty()));
+    attrs.insert("ri".into(), json!(ri));
+    attrs.insert("rn".into(), json!(rn));
+    attrs.insert("pi".into(), json!(parent.ri()));
+    attrs.insert("ct".into(), json!(now));
+    attrs.insert("lt".into(), json!(now));
+    attrs.insert("et".into(), json!(et));
+    Ok(Resource { ty: kind.ty.ty(), path: format!("{}/{}", parent.path, rn), creator: originator.to_owned(), attrs })
+}

@@ -1,0 +1,93 @@
+//! `<container>` (ty 3): holds contentInstances, keeps `cni`/`cbs` exact and
+//! enforces `mni`, `mbs` (by dropping the oldest) and `mia` (through each
+//! instance's `et`).
+
+use serde_json::Value;
+use urbis_model::{CseResult, Resource, ResourceType};
+
+use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
+use crate::attr;
+use crate::registry::{Hooks, Kind, WriteCtx};
+
+const OWN: &[AttrDef] = &[
+    attr!("mni", NonNegInt, O, O),
+    attr!("mbs", NonNegInt, O, O),
+    attr!("mia", NonNegInt, O, O),
+    attr!("cni", NonNegInt, NP, NP),
+    attr!("cbs", NonNegInt, NP, NP),
+    attr!("li", Str, NP, NP),
+    attr!("or", Str, O, O),
+    attr!("disr", Bool, O, O),
+    attr!("st", NonNegInt, NP, NP),
+    attr!("loc", Any, O, O),
+];
+
+pub static KIND: Kind = Kind {
+    ty: ResourceType::Container,
+    attrs: &[UNIVERSAL, ACPI, ANNOUNCE, CREATOR, OWN],
+    parents: &[ResourceType::CseBase, ResourceType::Ae, ResourceType::Container, ResourceType::RemoteCse],
+    own_acpi: true,
+    id_prefix: "cnt",
+    hooks: &ContainerHooks,
+};
+
+struct ContainerHooks;
+
+impl Hooks for ContainerHooks {
+    fn on_create(&self, _ctx: &mut WriteCtx<'_>, _parent: &mut Resource, resource: &mut Resource) -> CseResult<bool> {
+        resource.set("cni", 0);
+        resource.set("cbs", 0);
+        resource.set("st", 0);
+        Ok(false)
+    }
+
+    fn on_update(&self, ctx: &mut WriteCtx<'_>, resource: &mut Resource) -> CseResult<()> {
+        let st = resource.u64_attr("st").unwrap_or(0);
+        resource.set("st", st + 1);
+        if retrieval_disabled(resource) {
+            // Instances of a container whose retrieval is disabled are gone for good.
+            for instance in ctx.txn.children(resource.ri(), Some(ResourceType::ContentInstance.ty()))? {
+                ctx.txn.delete_tree(&instance.path)?;
+            }
+            resource.set("cni", 0);
+            resource.set("cbs", 0);
+        }
+        enforce_limits(ctx, resource)
+    }
+}
+
+/// `disr`: instances may not be retrieved or deleted one by one.
+pub fn retrieval_disabled(container: &Resource) -> bool {
+    container.attrs.get("disr").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Drop the oldest instances until `cni <= mni` and `cbs <= mbs`.
+pub fn enforce_limits(ctx: &mut WriteCtx<'_>, container: &mut Resource) -> CseResult<()> {
+    let mni = container.u64_attr("mni");
+    let mbs = container.u64_attr("mbs");
+    if mni.is_none() && mbs.is_none() {
+        return Ok(());
+    }
+    let mut cni = container.u64_attr("cni").unwrap_or(0);
+    let mut cbs = container.u64_attr("cbs").unwrap_or(0);
+    while mni.is_some_and(|m| cni > m) || mbs.is_some_and(|m| cbs > m) {
+        let Some(oldest) = ctx.txn.edge_child(container.ri(), ResourceType::ContentInstance.ty(), false)? else {
+            break;
+        };
+        ctx.txn.delete_tree(&oldest.path)?;
+        cni = cni.saturating_sub(1);
+        cbs = cbs.saturating_sub(oldest.u64_attr("cs").unwrap_or(0));
+    }
+    container.set("cni", cni);
+    container.set("cbs", cbs);
+    Ok(())
+}
+
+/// Account for an instance removed by DELETE or expiry.
+pub fn instance_removed(container: &mut Resource, size: u64) {
+    let cni = container.u64_attr("cni").unwrap_or(0);
+    let cbs = container.u64_attr("cbs").unwrap_or(0);
+    container.set("cni", cni.saturating_sub(1));
+    container.set("cbs", cbs.saturating_sub(size));
+}
+

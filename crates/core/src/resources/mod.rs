@@ -1,0 +1,11 @@
+//! One module per hosted resource type: its attributes and its behaviour.
+
+pub mod acp;
+pub mod ae;
+pub mod container;
+pub mod content_instance;
+pub mod cse_base;
+pub mod group;
+pub mod subscription;
+pub mod mgmt_obj;
+pub mod node;

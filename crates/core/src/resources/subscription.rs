@@ -1,0 +1,261 @@
+//! `<subscription>` (ty 23): who to notify about what. Creation verifies every
+//! notification target (TS-0004 §7.3.8.2.1); deletion sends the deletion notice.
+
+use serde_json::{json, Map, Value};
+use urbis_model::{Attrs, CseError, CseResult, Resource, ResourceType, Rsc};
+
+use crate::attributes::{AttrDef, ACPI, CREATOR, UNIVERSAL};
+use crate::attr;
+use crate::notify::{net, Notification};
+use crate::registry::{self, BoxFuture, Hooks, Kind, ReadCtx, WriteCtx};
+use crate::Cse;
+
+const OWN: &[AttrDef] = &[
+    attr!("enc", Object, O, O),
+    attr!("exc", PosInt, O, O),
+    attr!("nu", NonEmptyStrList, M, O),
+    attr!("gpi", Str, O, O),
+    attr!("nfu", Str, O, O),
+    attr!("bn", Object, O, O),
+    attr!("rl", Object, O, O),
+    attr!("psn", PosInt, O, NP),
+    attr!("pn", NonNegInt, O, O),
+    attr!("nsp", PosInt, O, O),
+    attr!("ln", Bool, O, O),
+    attr!("nct", NonNegInt, O, O),
+    attr!("nec", NonNegInt, O, O),
+    attr!("su", Str, O, NP),
+    attr!("acrs", StrList, O, O),
+    attr!("nse", Bool, O, O),
+    attr!("nsi", List, NP, NP),
+    attr!("eeno", Bool, O, O),
+    attr!("ma", Str, O, O),
+];
+
+pub static KIND: Kind = Kind {
+    ty: ResourceType::Subscription,
+    attrs: &[UNIVERSAL, ACPI, CREATOR, OWN],
+    parents: &[
+        ResourceType::AccessControlPolicy,
+        ResourceType::Ae,
+        ResourceType::Container,
+        ResourceType::CseBase,
+        ResourceType::Group,
+        ResourceType::Node,
+        ResourceType::MgmtObj,
+        ResourceType::RemoteCse,
+        ResourceType::FlexContainer,
+        ResourceType::TimeSeries,
+    ],
+    own_acpi: true,
+    id_prefix: "sub",
+    hooks: &SubscriptionHooks,
+};
+
+struct SubscriptionHooks;
+
+impl Hooks for SubscriptionHooks {
+    fn validate_create(&self, _ctx: &ReadCtx<'_>, parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+        if resource.attrs.get("enc").is_none_or(Value::is_null) {
+            resource.set("enc", json!({"net": [net::UPDATE]}));
+        }
+        if resource.attrs.get("nct").is_none_or(Value::is_null) {
+            resource.set("nct", 1);
+        }
+        check(parent, resource)
+    }
+
+    fn verify_create<'a>(&'a self, cse: &'a Cse, resource: &'a Resource) -> Option<BoxFuture<'a, CseResult<()>>> {
+        let targets: Vec<String> = resource.str_list("nu").into_iter().map(str::to_owned).collect();
+        Some(Box::pin(verify_targets(cse, resource, targets)))
+    }
+
+    fn validate_update(&self, ctx: &ReadCtx<'_>, current: &Resource, changes: &Attrs) -> CseResult<()> {
+        if changes.get("nu").is_some_and(Value::is_null) {
+            return Err(CseError::bad_request("nu cannot be removed"));
+        }
+        let mut probe = current.clone();
+        apply(&mut probe, changes);
+        let parent = ctx.reader.get(current.pi())?.ok_or_else(|| CseError::not_found("parent is gone"))?;
+        check(&parent, &mut probe)
+    }
+
+    fn verify_update<'a>(
+        &'a self,
+        cse: &'a Cse,
+        updated: &'a Resource,
+        changes: &'a Attrs,
+    ) -> Option<BoxFuture<'a, CseResult<()>>> {
+        let new_targets: Vec<String> = changes.get("nu")?.as_array()?.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+        Some(Box::pin(verify_targets(cse, updated, new_targets)))
+    }
+
+    fn on_update(&self, _ctx: &mut WriteCtx<'_>, resource: &mut Resource) -> CseResult<()> {
+        if resource.attrs.get("enc").is_none_or(Value::is_null) {
+            resource.set("enc", json!({"net": [net::UPDATE]}));
+        }
+        if resource.attrs.get("nct").is_none_or(Value::is_null) {
+            resource.set("nct", 1);
+        }
+        Ok(())
+    }
+
+    fn on_delete(&self, ctx: &mut WriteCtx<'_>, resource: &Resource, _root_of_delete: bool) -> CseResult<()> {
+        deletion_notice(ctx, resource);
+        Ok(())
+    }
+}
+
+fn apply(resource: &mut Resource, changes: &Attrs) {
+    for (k, v) in changes {
+        if v.is_null() {
+            resource.attrs.remove(k);
+        } else {
+            resource.attrs.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Rules between `enc`, `nct`, `bn` and the parent type (TS-0004 §7.4.8).
+fn check(parent: &Resource, sub: &mut Resource) -> CseResult<()> {
+    let bad = |why: String| Err(CseError::bad_request(why));
+    let enc = sub.attrs.get("enc").cloned().unwrap_or(Value::Null);
+    let enc_map = enc.as_object().cloned().unwrap_or_default();
+    let nets: Vec<u64> = match enc_map.get("net") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => {
+            let parsed: Vec<u64> = list.iter().filter_map(Value::as_u64).collect();
+            if parsed.len() != list.len() {
+                return bad("enc/net must be a list of integers".into());
+            }
+            parsed
+        }
+        Some(_) => return bad("enc/net must be a list".into()),
+    };
+    if nets.iter().any(|n| !(1..=8).contains(n)) {
+        return bad(format!("unsupported notificationEventType in {nets:?}"));
+    }
+    if enc_map.contains_key("om") && enc_map.contains_key("net") {
+        return bad("enc cannot hold both net and om".into());
+    }
+    if let Some(om) = enc_map.get("om") {
+        let entries = om.as_array().ok_or_else(|| CseError::bad_request("enc/om must be a list"))?;
+        if entries.iter().any(|e| e.as_object().is_none_or(Map::is_empty)) {
+            return bad("enc/om entries must not be empty".into());
+        }
+    }
+    if nets.contains(&8) {
+        let md_ok = enc_map.get("md").is_some_and(valid_missing_data);
+        if parent.ty != ResourceType::TimeSeries.ty() || !md_ok {
+            return bad("net 8 needs a timeSeries parent and a valid enc/md".into());
+        }
+    }
+    if let Some(chty) = enc_map.get("chty").and_then(Value::as_array) {
+        for ty in chty {
+            let valid = ty
+                .as_u64()
+                .and_then(|t| registry::kind(t as u32))
+                .is_some_and(|kind| kind.parents.iter().any(|p| p.ty() == parent.ty));
+            if !valid {
+                return bad(format!("{ty} is not a child type of the subscribed resource"));
+            }
+        }
+    }
+    let nct = sub.u64_attr("nct").unwrap_or(1);
+    match nct {
+        1 | 3 => {
+            if nets.contains(&7) {
+                return bad("net 7 needs nct 2".into());
+            }
+        }
+        2 => {
+            if nets.iter().any(|n| *n != net::UPDATE && *n != 7) {
+                return bad("nct 2 (modified attributes) only fits net 1 and 7".into());
+            }
+        }
+        4 | 5 => {}
+        _ => return bad(format!("unsupported notificationContentType {nct}")),
+    }
+    if nets.contains(&7) {
+        if sub.str_list("nu").len() != 1 || sub.attrs.get("bn").is_some() || enc_map.contains_key("sza") {
+            return bad("a blocking-update subscription needs exactly one nu, no bn and no size filter".into());
+        }
+        if nets.len() > 1 {
+            return bad("net 7 cannot be combined with other event types".into());
+        }
+    }
+    if let Some(bn) = sub.attrs.get("bn").cloned() {
+        let mut bn = bn.as_object().cloned().ok_or_else(|| CseError::bad_request("bn must be an object"))?;
+        if bn.get("num").is_some_and(|n| n.as_u64().is_none_or(|n| n == 0)) {
+            return bad("bn/num must be a positive integer".into());
+        }
+        if !bn.contains_key("dur") && bn.contains_key("num") {
+            bn.insert("dur".into(), json!(60));
+        }
+        sub.set("bn", Value::Object(bn));
+    }
+    Ok(())
+}
+
+fn valid_missing_data(md: &Value) -> bool {
+    let num_ok = md.get("num").and_then(Value::as_u64).is_some_and(|n| n > 0);
+    let dur_ok = md
+        .get("dur")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.starts_with('P') && urbis_model::time::parse_duration_ms(d).is_some());
+    num_ok && dur_ok
+}
+
+/// Send a verification request to every target that is not the subscriber
+/// itself; any failure refuses the subscription.
+async fn verify_targets(cse: &Cse, sub: &Resource, targets: Vec<String>) -> CseResult<()> {
+    if !cse.config().verify_subscriptions {
+        return Ok(());
+    }
+    let originator = sub.creator.as_str();
+    for target in targets {
+        if is_originator_itself(cse, &target, originator) {
+            continue;
+        }
+        let body = json!({"m2m:sgn": {"vrq": true, "sur": cse.sp_relative(sub.ri()), "cr": originator}});
+        let failed = |why: String| {
+            CseError::new(Rsc::SubscriptionVerificationInitiationFailed, format!("verification of {target} failed: {why}"))
+        };
+        match cse.notify_and_wait(&target, body).await {
+            Ok(response) if response.rsc == Rsc::Ok => {}
+            Ok(response) => return Err(failed(format!("answered {}", response.rsc))),
+            Err(err) => return Err(failed(err.message)),
+        }
+    }
+    Ok(())
+}
+
+fn is_originator_itself(cse: &Cse, target: &str, originator: &str) -> bool {
+    if target.contains("://") {
+        return false;
+    }
+    let normalized = crate::address::normalize_originator(target, cse.config());
+    if normalized == originator {
+        return true;
+    }
+    // a structured or unstructured address of the originator's own AE
+    let Ok(reader) = cse.store().reader() else { return false };
+    matches!(crate::address::locate(reader.as_ref(), &normalized, cse.config()),
+        Ok(located) if located.virtual_child.is_none() && located.resource.ty == ResourceType::Ae.ty() && located.resource.ri() == originator)
+}
+
+/// Queue the deletion notice of a subscription for its subscriber (`su`).
+pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) {
+    let Some(su) = sub.str_attr("su") else { return };
+    let mut sgn = Map::new();
+    sgn.insert("sud".into(), Value::Bool(true));
+    sgn.insert("sur".into(), Value::String(format!("{}/{}", ctx.config.cse_id, sub.ri())));
+    if let Some(cr) = sub.attrs.get("cr").filter(|v| !v.is_null()) {
+        sgn.insert("cr".into(), cr.clone());
+    }
+    ctx.notifications.push(Notification {
+        targets: vec![su.to_owned()],
+        body: json!({"m2m:sgn": Value::Object(sgn)}),
+        blocking: true,
+    });
+}
