@@ -1,0 +1,54 @@
+//! `urbis`: run a oneM2M CSE, print its configuration, or benchmark one.
+
+mod serve;
+mod settings;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "urbis", version, about = "Urbis: an open-standards (oneM2M) IoT and smart-city data platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the CSE (HTTP binding, embedded store).
+    Serve(serve::ServeArgs),
+    /// Print configuration.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the documented default configuration file.
+    Default,
+    /// Print the effective configuration (file + environment).
+    Show {
+        /// TOML configuration file.
+        #[arg(long, env = "URBIS_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Config { what: ConfigCommand::Default } => {
+            print!("{}", settings::DEFAULT_FILE);
+            Ok(())
+        }
+        Command::Config { what: ConfigCommand::Show { config } } => {
+            let settings = settings::Settings::load(config.as_deref())?;
+            print!("{}", toml::to_string_pretty(&settings)?);
+            Ok(())
+        }
+    }
+}

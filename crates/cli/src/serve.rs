@@ -1,0 +1,112 @@
+//! `urbis serve`: assemble store, CSE and bindings; run until SIGTERM / Ctrl-C.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::TcpListener;
+use urbis_core::Cse;
+use urbis_http::client::HttpTransport;
+use urbis_store::sqlite::SqliteStore;
+use urbis_store::Store;
+
+use crate::settings::Settings;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration file (see `urbis config default`).
+    #[arg(long, env = "URBIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// HTTP address, HOST:PORT (port 0 picks a free port).
+    #[arg(long, env = "URBIS_HTTP_ADDR")]
+    http_addr: Option<String>,
+    /// Directory of the embedded store.
+    #[arg(long, env = "URBIS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep all data in memory (lost on exit).
+    #[arg(long, env = "URBIS_IN_MEMORY")]
+    in_memory: bool,
+    /// Service provider ID.
+    #[arg(long)]
+    sp_id: Option<String>,
+    /// Serve the upper tester interface (/__ut__) for conformance suites.
+    #[arg(long)]
+    upper_tester: bool,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(args.config.as_deref())?;
+    if let Some(addr) = args.http_addr {
+        settings.http.addr = addr;
+    }
+    if let Some(dir) = args.data_dir {
+        settings.store.data_dir = dir;
+    }
+    if args.in_memory {
+        settings.store.in_memory = true;
+    }
+    if let Some(sp_id) = args.sp_id {
+        settings.cse.sp_id = sp_id;
+    }
+    if args.upper_tester {
+        settings.http.upper_tester = true;
+    }
+    settings.validate()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log.level).context("invalid log.level")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = if settings.store.in_memory {
+        Arc::new(SqliteStore::in_memory()?)
+    } else {
+        Arc::new(SqliteStore::open(&settings.store.data_dir)?)
+    };
+    let listener = TcpListener::bind(&settings.http.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.http.addr))?;
+    let local = listener.local_addr()?;
+    if settings.cse.point_of_access.is_empty() {
+        settings.cse.point_of_access = vec![format!("http://{local}")];
+    }
+    let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
+    cse.add_transport(Arc::new(HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?));
+    cse.start_background();
+    if settings.http.upper_tester {
+        tracing::warn!("the upper tester interface /__ut__ is enabled: for conformance testing only");
+    }
+    tracing::info!(store = %store.describe(), cse_id = %settings.cse.cse_id, "CSE ready");
+    // A line that scripts and tests wait for.
+    println!("urbis listening on http://{local}");
+    urbis_http::serve(listener, cse, settings.http.clone(), shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,168 @@
+//! HTTP request → request primitive (TS-0009 §6.x).
+
+use axum::http::{HeaderMap, Method, Uri};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use urbis_model::primitive::ResponseTypeInfo;
+use urbis_model::{CseError, CseResult, Operation, Request, Rsc};
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> CseResult<T> {
+    value.trim().parse().map_err(|_| CseError::bad_request(format!("invalid value for {name}: {value}")))
+}
+
+/// Translate the HTTP request; anything malformed becomes a oneM2M error.
+pub fn to_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> CseResult<Request> {
+    let content_type = header(headers, "content-type").unwrap_or_default();
+    let ty = resource_type_parameter(content_type)?;
+    let op = match *method {
+        Method::GET => Operation::Retrieve,
+        Method::POST if ty.is_some() => Operation::Create,
+        Method::POST => Operation::Notify,
+        Method::PUT => Operation::Update,
+        Method::DELETE => Operation::Delete,
+        _ => return Err(CseError::new(Rsc::OperationNotAllowed, format!("method {method} is not supported"))),
+    };
+    let mut request = Request::new(op, target_from_path(uri.path())?);
+    request.ty = ty;
+    request.fr = header(headers, "x-m2m-origin").map(str::to_owned);
+    request.rqi = header(headers, "x-m2m-ri").unwrap_or_default().to_owned();
+    request.rvi = header(headers, "x-m2m-rvi").map(str::to_owned);
+    request.rqet = header(headers, "x-m2m-ret").map(str::to_owned);
+    request.rset = header(headers, "x-m2m-rst").map(str::to_owned);
+    request.oet = header(headers, "x-m2m-oet").map(str::to_owned);
+    request.ot = header(headers, "x-m2m-ot").map(str::to_owned);
+    request.vsi = header(headers, "x-m2m-vsi").map(str::to_owned);
+    if let Some(ec) = header(headers, "x-m2m-ec") {
+        request.ec = Some(number("X-M2M-EC", ec)?);
+    }
+    if let Some(query) = uri.query() {
+        apply_query(&mut request, query)?;
+    }
+    if let Some(rtu) = header(headers, "x-m2m-rtu") {
+        let nu = rtu.split('&').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        request.rt.get_or_insert_with(|| ResponseTypeInfo { rtv: 3, nu: Vec::new() }).nu = nu;
+    }
+    if !body.is_empty() {
+        request.pc = Some(decode_body(content_type, body)?);
+    }
+    Ok(request)
+}
+
+/// `/~/x` is SP-relative (`/x`), `/_/x` absolute (`//x`), anything else
+/// CSE-relative. A trailing slash names nothing.
+pub fn target_from_path(path: &str) -> CseResult<String> {
+    let decoded = percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| CseError::bad_request("the request path is not valid UTF-8"))?;
+    if decoded.len() > 1 && decoded.ends_with('/') {
+        return Err(CseError::bad_request("a target address cannot end with /"));
+    }
+    let target = if let Some(rest) = decoded.strip_prefix("/~/") {
+        format!("/{rest}")
+    } else if let Some(rest) = decoded.strip_prefix("/_/") {
+        format!("//{rest}")
+    } else {
+        decoded.trim_start_matches('/').to_owned()
+    };
+    if target.is_empty() {
+        return Err(CseError::not_found("no target given"));
+    }
+    Ok(target)
+}
+
+/// The `ty` parameter of the Content-Type marks a CREATE (`application/json;ty=3`).
+fn resource_type_parameter(content_type: &str) -> CseResult<Option<u32>> {
+    for param in content_type.split(';').skip(1) {
+        if let Some((name, value)) = param.split_once('=') {
+            if name.trim().eq_ignore_ascii_case("ty") {
+                return number("ty", value).map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn decode_body(content_type: &str, body: &[u8]) -> CseResult<Value> {
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match media.as_str() {
+        "" | "application/json" | "application/vnd.onem2m-res+json" | "application/vnd.onem2m-ntfy+json" => {
+            serde_json::from_slice(body).map_err(|e| CseError::bad_request(format!("malformed JSON content: {e}")))
+        }
+        other => Err(CseError::new(Rsc::UnsupportedMediaType, format!("unsupported content type {other}"))),
+    }
+}
+
+fn apply_query(request: &mut Request, query: &str) -> CseResult<()> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_component(raw_key)?;
+        let value = decode_component(raw_value)?;
+        match key.as_str() {
+            "rcn" => request.rcn = Some(number("rcn", &value)?),
+            "drt" => request.drt = Some(number("drt", &value)?),
+            "rt" => {
+                let rtv = number("rt", &value)?;
+                request.rt.get_or_insert_with(|| ResponseTypeInfo { rtv, nu: Vec::new() }).rtv = rtv;
+            }
+            "atrl" => request.atrl.extend(value.split([' ', '+']).filter(|s| !s.is_empty()).map(str::to_owned)),
+            // accepted and not used by this CSE
+            "rp" | "sqi" | "da" | "rids" | "tkns" | "tids" | "ltids" | "tqi" | "asi" | "auri" | "ma" => {}
+            _ => request.fc.set_text(&key, &value)?,
+        }
+    }
+    Ok(())
+}
+
+/// Query components: `+` is a space (a list separator for oneM2M), `%xx` decoded.
+fn decode_component(raw: &str) -> CseResult<String> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| CseError::bad_request("query parameters must be valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(target_from_path("/cse-in/ae").unwrap(), "cse-in/ae");
+        assert_eq!(target_from_path("/~/id-in/cse-in").unwrap(), "/id-in/cse-in");
+        assert_eq!(target_from_path("/_/sp.example/id-in/cse-in").unwrap(), "//sp.example/id-in/cse-in");
+        assert_eq!(target_from_path("/cse-in/").unwrap_err().rsc, Rsc::BadRequest);
+        assert_eq!(target_from_path("/a%20b").unwrap(), "a b");
+    }
+
+    #[test]
+    fn create_is_post_with_ty() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json;ty=3".parse().unwrap());
+        headers.insert("x-m2m-origin", "Cae".parse().unwrap());
+        headers.insert("x-m2m-ri", "1".parse().unwrap());
+        let uri: Uri = "/cse-in/ae?rcn=2&lbl=a+b".parse().unwrap();
+        let request = to_request(&Method::POST, &uri, &headers, br#"{"m2m:cnt":{}}"#).unwrap();
+        assert_eq!(request.op, Operation::Create);
+        assert_eq!(request.ty, Some(3));
+        assert_eq!(request.rcn, Some(2));
+        assert_eq!(request.fc.lbl, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn bad_input() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json;ty=x".parse().unwrap());
+        let uri: Uri = "/cse-in".parse().unwrap();
+        assert_eq!(to_request(&Method::POST, &uri, &headers, b"{}").unwrap_err().rsc, Rsc::BadRequest);
+        headers.insert("content-type", "application/json;ty=3".parse().unwrap());
+        assert_eq!(to_request(&Method::POST, &uri, &headers, b"{not json").unwrap_err().rsc, Rsc::BadRequest);
+        headers.insert("content-type", "text/plain;ty=3".parse().unwrap());
+        assert_eq!(to_request(&Method::POST, &uri, &headers, b"x").unwrap_err().rsc, Rsc::UnsupportedMediaType);
+        assert_eq!(to_request(&Method::PATCH, &uri, &headers, b"").unwrap_err().rsc, Rsc::OperationNotAllowed);
+    }
+}
