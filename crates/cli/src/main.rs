@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "urbis", version, about = "Urbis: an open-standards (oneM2M) IoT and smart-city data platform")]
+#[command(
+    name = "urbis",
+    version,
+    about = "Urbis: an open-standards (oneM2M) IoT and smart-city data platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,11 +45,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Config { what: ConfigCommand::Default } => {
+        Command::Config {
+            what: ConfigCommand::Default,
+        } => {
             print!("{}", settings::DEFAULT_FILE);
             Ok(())
         }
-        Command::Config { what: ConfigCommand::Show { config } } => {
+        Command::Config {
+            what: ConfigCommand::Show { config },
+        } => {
             let settings = settings::Settings::load(config.as_deref())?;
             print!("{}", toml::to_string_pretty(&settings)?);
             Ok(())

@@ -55,10 +55,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     settings.validate()?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log.level).context("invalid log.level")?)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+                .context("invalid log.level")?,
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(settings))
 }
 
@@ -77,10 +82,14 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
-    cse.add_transport(Arc::new(HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?));
+    cse.add_transport(Arc::new(
+        HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?,
+    ));
     cse.start_background();
     if settings.http.upper_tester {
-        tracing::warn!("the upper tester interface /__ut__ is enabled: for conformance testing only");
+        tracing::warn!(
+            "the upper tester interface /__ut__ is enabled: for conformance testing only"
+        );
     }
     tracing::info!(store = %store.describe(), cse_id = %settings.cse.cse_id, "CSE ready");
     // A line that scripts and tests wait for.

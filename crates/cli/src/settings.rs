@@ -28,7 +28,10 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { data_dir: PathBuf::from("./urbis-data"), in_memory: false }
+        StoreSettings {
+            data_dir: PathBuf::from("./urbis-data"),
+            in_memory: false,
+        }
     }
 }
 
@@ -41,7 +44,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into() }
+        LogSettings {
+            level: "info".into(),
+        }
     }
 }
 
@@ -51,15 +56,19 @@ pub const DEFAULT_FILE: &str = include_str!("../urbis.default.toml");
 impl Settings {
     /// Defaults, overlaid by the file (if any), then by the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
-        let mut table = toml::Table::try_from(Settings::default()).context("serializing defaults")?;
+        let mut table =
+            toml::Table::try_from(Settings::default()).context("serializing defaults")?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let from_file: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let from_file: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
             merge(&mut table, from_file);
         }
         apply_environment(&mut table, std::env::vars())?;
-        let settings: Settings =
-            toml::Value::Table(table).try_into().context("invalid configuration (unknown key or wrong type?)")?;
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration (unknown key or wrong type?)")?;
         Ok(settings)
     }
 
@@ -68,7 +77,10 @@ impl Settings {
             bail!("invalid [cse] settings: {why}");
         }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
-            bail!("http.addr must be HOST:PORT with an IP address, got {:?}", self.http.addr);
+            bail!(
+                "http.addr must be HOST:PORT with an IP address, got {:?}",
+                self.http.addr
+            );
         }
         Ok(())
     }
@@ -87,14 +99,23 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 
 /// `URBIS_HTTP_ADDR=0.0.0.0:8080` sets `[http] addr`. A value is read as TOML
 /// (numbers, booleans, arrays) and falls back to a plain string.
-fn apply_environment(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<()> {
+fn apply_environment(
+    table: &mut toml::Table,
+    vars: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
     for (name, raw) in vars {
-        let Some(rest) = name.strip_prefix("URBIS_") else { continue };
+        let Some(rest) = name.strip_prefix("URBIS_") else {
+            continue;
+        };
         let rest = rest.to_ascii_lowercase();
         let mut matched = false;
         for (section, value) in table.iter_mut() {
-            let Some(key) = rest.strip_prefix(&format!("{section}_")) else { continue };
-            let toml::Value::Table(inner) = value else { continue };
+            let Some(key) = rest.strip_prefix(&format!("{section}_")) else {
+                continue;
+            };
+            let toml::Value::Table(inner) = value else {
+                continue;
+            };
             if let Some(existing) = inner.get(key) {
                 let parsed = parse_env_value(&raw, existing)
                     .with_context(|| format!("environment variable {name} has an invalid value"))?;
@@ -110,17 +131,28 @@ fn apply_environment(table: &mut toml::Table, vars: impl Iterator<Item = (String
 }
 
 /// Variables read by command-line flags rather than by the settings table.
-const KNOWN_FLAG_VARIABLES: &[&str] = &["URBIS_CONFIG", "URBIS_IN_MEMORY", "URBIS_DATA_DIR", "URBIS_HTTP_ADDR"];
+const KNOWN_FLAG_VARIABLES: &[&str] = &[
+    "URBIS_CONFIG",
+    "URBIS_IN_MEMORY",
+    "URBIS_DATA_DIR",
+    "URBIS_HTTP_ADDR",
+];
 
 fn parse_env_value(raw: &str, existing: &toml::Value) -> anyhow::Result<toml::Value> {
     Ok(match existing {
         toml::Value::String(_) => toml::Value::String(raw.to_owned()),
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse()?),
-        toml::Value::Boolean(_) => toml::Value::Boolean(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
-        toml::Value::Array(_) => {
-            toml::Value::Array(raw.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(matches!(raw.trim(), "1" | "true" | "yes" | "on"))
         }
-        _ => toml::from_str::<toml::Table>(&format!("v = {raw}"))?.remove("v").unwrap_or(toml::Value::String(raw.into())),
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(|s| toml::Value::String(s.trim().to_owned()))
+                .collect(),
+        ),
+        _ => toml::from_str::<toml::Table>(&format!("v = {raw}"))?
+            .remove("v")
+            .unwrap_or(toml::Value::String(raw.into())),
     })
 }
 
@@ -132,7 +164,10 @@ mod tests {
     fn default_file_matches_defaults() {
         let parsed: Settings = toml::from_str(DEFAULT_FILE).expect("default file parses");
         let defaults = Settings::default();
-        assert_eq!(toml::to_string(&parsed).unwrap(), toml::to_string(&defaults).unwrap());
+        assert_eq!(
+            toml::to_string(&parsed).unwrap(),
+            toml::to_string(&defaults).unwrap()
+        );
     }
 
     #[test]
@@ -155,7 +190,10 @@ mod tests {
     #[test]
     fn bad_environment_value_is_an_error() {
         let mut table = toml::Table::try_from(Settings::default()).unwrap();
-        let vars = vec![("URBIS_CSE_MAX_EXPIRATION_SECS".to_owned(), "soon".to_owned())];
+        let vars = vec![(
+            "URBIS_CSE_MAX_EXPIRATION_SECS".to_owned(),
+            "soon".to_owned(),
+        )];
         assert!(apply_environment(&mut table, vars.into_iter()).is_err());
     }
 }

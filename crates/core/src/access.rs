@@ -28,7 +28,9 @@ pub fn require(
     if allowed(config, reader, originator, resource, permission)? {
         Ok(())
     } else {
-        Err(CseError::no_privilege(format!("originator {originator} has no privilege for this operation")))
+        Err(CseError::no_privilege(format!(
+            "originator {originator} has no privilege for this operation"
+        )))
     }
 }
 
@@ -43,7 +45,12 @@ pub fn allowed(
         return Ok(true);
     }
     if resource.ty == ResourceType::AccessControlPolicy.ty() {
-        return Ok(rules_grant(resource.attrs.get("pvs"), originator, permission, config));
+        return Ok(rules_grant(
+            resource.attrs.get("pvs"),
+            originator,
+            permission,
+            config,
+        ));
     }
     let own_acpi = registry::kind(resource.ty).is_none_or(|kind| kind.own_acpi);
     if !own_acpi {
@@ -52,7 +59,10 @@ pub fn allowed(
             None => Ok(false),
         };
     }
-    if resource.ty == ResourceType::CseBase.ty() && permission == 2 && is_registered_ae(reader, originator)? {
+    if resource.ty == ResourceType::CseBase.ty()
+        && permission == 2
+        && is_registered_ae(reader, originator)?
+    {
         return Ok(true);
     }
     let acpi = resource.str_list("acpi");
@@ -74,7 +84,9 @@ fn is_registered_ae(reader: &dyn ReadTxn, originator: &str) -> CseResult<bool> {
     if originator.is_empty() || originator.contains('/') {
         return Ok(false);
     }
-    Ok(reader.get(originator)?.is_some_and(|r| r.ty == ResourceType::Ae.ty()))
+    Ok(reader
+        .get(originator)?
+        .is_some_and(|r| r.ty == ResourceType::Ae.ty()))
 }
 
 /// ACP IDs in `acpi` may be resource IDs or structured / SP-relative addresses.
@@ -82,13 +94,22 @@ fn find_acp(reader: &dyn ReadTxn, acp_id: &str, config: &CseConfig) -> CseResult
     let Ok(located) = crate::address::locate(reader, acp_id, config) else {
         return Ok(None);
     };
-    Ok((located.virtual_child.is_none() && located.resource.ty == ResourceType::AccessControlPolicy.ty())
-        .then_some(located.resource))
+    Ok((located.virtual_child.is_none()
+        && located.resource.ty == ResourceType::AccessControlPolicy.ty())
+    .then_some(located.resource))
 }
 
 /// Does a set of access control rules (`pv` or `pvs`) grant `permission`?
-fn rules_grant(set_of_acrs: Option<&Value>, originator: &str, permission: u32, config: &CseConfig) -> bool {
-    let Some(rules) = set_of_acrs.and_then(|v| v.get("acr")).and_then(Value::as_array) else {
+fn rules_grant(
+    set_of_acrs: Option<&Value>,
+    originator: &str,
+    permission: u32,
+    config: &CseConfig,
+) -> bool {
+    let Some(rules) = set_of_acrs
+        .and_then(|v| v.get("acr"))
+        .and_then(Value::as_array)
+    else {
         return false;
     };
     rules.iter().any(|rule| {
@@ -98,7 +119,9 @@ fn rules_grant(set_of_acrs: Option<&Value>, originator: &str, permission: u32, c
         }
         let originators = rule.get("acor").and_then(Value::as_array);
         originators.is_some_and(|list| {
-            list.iter().filter_map(Value::as_str).any(|acor| originator_matches(acor, originator, config))
+            list.iter()
+                .filter_map(Value::as_str)
+                .any(|acor| originator_matches(acor, originator, config))
         })
     })
 }
@@ -147,13 +170,21 @@ pub fn validate_rules(sn: &str, value: &Value, allow_empty: bool) -> CseResult<(
         return Err(bad("at least one access control rule is needed"));
     }
     for rule in rules {
-        let rule = rule.as_object().ok_or_else(|| bad("each rule must be an object"))?;
+        let rule = rule
+            .as_object()
+            .ok_or_else(|| bad("each rule must be an object"))?;
         for key in rule.keys() {
-            if !matches!(key.as_str(), "acor" | "acop" | "acco" | "acaf" | "acod" | "aca") {
+            if !matches!(
+                key.as_str(),
+                "acor" | "acop" | "acco" | "acaf" | "acod" | "aca"
+            ) {
                 return Err(bad(&format!("unknown rule attribute {key}")));
             }
         }
-        let acor = rule.get("acor").and_then(Value::as_array).ok_or_else(|| bad("acor must be a list"))?;
+        let acor = rule
+            .get("acor")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("acor must be a list"))?;
         if !acor.iter().all(Value::is_string) {
             return Err(bad("acor entries must be strings"));
         }
@@ -198,8 +229,18 @@ mod tests {
 
     #[test]
     fn rule_validation() {
-        assert!(validate_rules("pv", &json!({"acr": [{"acor": ["all"], "acop": 63}]}), false).is_ok());
-        assert!(validate_rules("pv", &json!({"acr": [{"acor": ["all"], "acop": 64}]}), false).is_err());
+        assert!(validate_rules(
+            "pv",
+            &json!({"acr": [{"acor": ["all"], "acop": 63}]}),
+            false
+        )
+        .is_ok());
+        assert!(validate_rules(
+            "pv",
+            &json!({"acr": [{"acor": ["all"], "acop": 64}]}),
+            false
+        )
+        .is_err());
         assert!(validate_rules("pv", &json!({"acr": [{"acop": 1}]}), false).is_err());
         assert!(validate_rules("pv", &json!({"acr": []}), false).is_err());
         assert!(validate_rules("pv", &json!({"acr": []}), true).is_ok());

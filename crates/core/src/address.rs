@@ -28,12 +28,20 @@ pub struct Located {
 /// TARGET_NOT_REACHABLE when it names another CSE or service provider.
 pub fn to_cse_relative<'a>(to: &'a str, config: &'a CseConfig) -> CseResult<&'a str> {
     let to = to.trim_end_matches('/');
-    let unreachable = || CseError::new(Rsc::TargetNotReachable, format!("{to} is not hosted by this CSE"));
+    let unreachable = || {
+        CseError::new(
+            Rsc::TargetNotReachable,
+            format!("{to} is not hosted by this CSE"),
+        )
+    };
     let bare_cse = config.cse_id_bare();
     let rest = if let Some(absolute) = to.strip_prefix("//") {
         let (sp, rest) = absolute.split_once('/').unwrap_or((absolute, ""));
         if sp != config.sp_id {
-            return Err(unreachable());
+            // no routes to other service providers are configured
+            return Err(CseError::not_found(format!(
+                "{to}: unknown service provider {sp}"
+            )));
         }
         rest
     } else if let Some(sp_relative) = to.strip_prefix('/') {
@@ -88,7 +96,10 @@ pub fn locate(reader: &dyn ReadTxn, to: &str, config: &CseConfig) -> CseResult<L
                 return Err(CseError::not_found(format!("resource {first} not found")));
             };
             if rest.is_empty() {
-                return Ok(Located { resource, virtual_child: None });
+                return Ok(Located {
+                    resource,
+                    virtual_child: None,
+                });
             }
             format!("{}/{}", resource.path, rest)
         }
@@ -98,7 +109,10 @@ pub fn locate(reader: &dyn ReadTxn, to: &str, config: &CseConfig) -> CseResult<L
 
 fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
     if let Some(resource) = reader.get_by_path(path)? {
-        return Ok(Located { resource, virtual_child: None });
+        return Ok(Located {
+            resource,
+            virtual_child: None,
+        });
     }
     let not_found = || CseError::not_found(format!("resource {path} not found"));
     // `fopt` may have more path below it; find the first one.
@@ -110,7 +124,10 @@ fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
         let group_path = segments[..pos].join("/");
         let rest = segments[pos + 1..].join("/");
         let resource = reader.get_by_path(&group_path)?.ok_or_else(not_found)?;
-        return Ok(Located { resource, virtual_child: Some(Virtual::FanOut(rest)) });
+        return Ok(Located {
+            resource,
+            virtual_child: Some(Virtual::FanOut(rest)),
+        });
     }
     let (parent_path, last) = path.rsplit_once('/').ok_or_else(not_found)?;
     let virtual_child = match last {
@@ -119,7 +136,10 @@ fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
         _ => return Err(not_found()),
     };
     let resource = reader.get_by_path(parent_path)?.ok_or_else(not_found)?;
-    Ok(Located { resource, virtual_child: Some(virtual_child) })
+    Ok(Located {
+        resource,
+        virtual_child: Some(virtual_child),
+    })
 }
 
 #[cfg(test)]
@@ -127,19 +147,34 @@ mod tests {
     use super::*;
 
     fn config() -> CseConfig {
-        CseConfig { sp_id: "acme.example.com".into(), ..CseConfig::default() }
+        CseConfig {
+            sp_id: "acme.example.com".into(),
+            ..CseConfig::default()
+        }
     }
 
     #[test]
     fn reduces_to_cse_relative() {
         let c = config();
         assert_eq!(to_cse_relative("cse-in/ae", &c).unwrap(), "cse-in/ae");
-        assert_eq!(to_cse_relative("/id-in/cse-in/ae", &c).unwrap(), "cse-in/ae");
-        assert_eq!(to_cse_relative("//acme.example.com/id-in/cse-in/ae", &c).unwrap(), "cse-in/ae");
+        assert_eq!(
+            to_cse_relative("/id-in/cse-in/ae", &c).unwrap(),
+            "cse-in/ae"
+        );
+        assert_eq!(
+            to_cse_relative("//acme.example.com/id-in/cse-in/ae", &c).unwrap(),
+            "cse-in/ae"
+        );
         assert_eq!(to_cse_relative("/id-in", &c).unwrap(), "id-in");
         assert_eq!(to_cse_relative("/id-in/cnt123", &c).unwrap(), "cnt123");
-        assert_eq!(to_cse_relative("/id-other/x", &c).unwrap_err().rsc, Rsc::TargetNotReachable);
-        assert_eq!(to_cse_relative("//other.sp/id-in/x", &c).unwrap_err().rsc, Rsc::TargetNotReachable);
+        assert_eq!(
+            to_cse_relative("/id-other/x", &c).unwrap_err().rsc,
+            Rsc::TargetNotReachable
+        );
+        assert_eq!(
+            to_cse_relative("//other.sp/id-in/x", &c).unwrap_err().rsc,
+            Rsc::NotFound
+        );
     }
 
     #[test]
@@ -147,7 +182,10 @@ mod tests {
         let c = config();
         assert_eq!(normalize_originator("Cae1", &c), "Cae1");
         assert_eq!(normalize_originator("/id-in/Cae1", &c), "Cae1");
-        assert_eq!(normalize_originator("//acme.example.com/id-in/Cae1", &c), "Cae1");
+        assert_eq!(
+            normalize_originator("//acme.example.com/id-in/Cae1", &c),
+            "Cae1"
+        );
         assert_eq!(normalize_originator("/id-mn", &c), "/id-mn");
         assert_eq!(normalize_originator("/id-mn/Cx", &c), "/id-mn/Cx");
     }

@@ -87,7 +87,11 @@ pub const UNIVERSAL: &[AttrDef] = &[
 /// For types that carry their own access control policy IDs.
 pub const ACPI: &[AttrDef] = &[attr!("acpi", StrList, O, O)];
 /// For announceable types.
-pub const ANNOUNCE: &[AttrDef] = &[attr!("at", StrList, O, O), attr!("aa", StrList, O, O), attr!("ast", NonNegInt, O, O)];
+pub const ANNOUNCE: &[AttrDef] = &[
+    attr!("at", StrList, O, O),
+    attr!("aa", StrList, O, O),
+    attr!("ast", NonNegInt, O, O),
+];
 /// The creator attribute: a request may ask for it with `"cr": null`.
 pub const CREATOR: &[AttrDef] = &[attr!("cr", Any, O, NP)];
 
@@ -104,12 +108,18 @@ fn type_matches(ty: AttrType, value: &Value) -> bool {
         AttrType::Bool => value.is_boolean(),
         AttrType::NonNegInt => value.as_u64().is_some(),
         AttrType::PosInt => value.as_u64().is_some_and(|n| n > 0),
-        AttrType::Timestamp => value.as_str().is_some_and(|s| urbis_model::time::parse(s).is_some()),
-        AttrType::StrList => value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-        AttrType::NonEmptyStrList => {
-            value.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
-        }
-        AttrType::IntList => value.as_array().is_some_and(|a| a.iter().all(|v| v.as_u64().is_some())),
+        AttrType::Timestamp => value
+            .as_str()
+            .is_some_and(|s| urbis_model::time::parse(s).is_some()),
+        AttrType::StrList => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string)),
+        AttrType::NonEmptyStrList => value
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string)),
+        AttrType::IntList => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(|v| v.as_u64().is_some())),
         AttrType::Object => value.is_object(),
         AttrType::List => value.is_array(),
         AttrType::Any => true,
@@ -119,7 +129,11 @@ fn type_matches(ty: AttrType, value: &Value) -> bool {
 /// Check a request's attributes against the definitions of a resource type.
 /// `defs` is searched in order; a type lists its own attributes plus the shared sets.
 pub fn validate(defs: &[&[AttrDef]], attrs: &Map<String, Value>, phase: Phase) -> CseResult<()> {
-    let find = |sn: &str| defs.iter().flat_map(|set| set.iter()).find(|def| def.sn == sn);
+    let find = |sn: &str| {
+        defs.iter()
+            .flat_map(|set| set.iter())
+            .find(|def| def.sn == sn)
+    };
     for (sn, value) in attrs {
         let Some(def) = find(sn) else {
             return Err(CseError::bad_request(format!("unknown attribute: {sn}")));
@@ -129,23 +143,33 @@ pub fn validate(defs: &[&[AttrDef]], attrs: &Map<String, Value>, phase: Phase) -
             Phase::Update => def.on_update,
         };
         if presence == Presence::NotPermitted {
-            return Err(CseError::bad_request(format!("attribute {sn} is not allowed in this request")));
+            return Err(CseError::bad_request(format!(
+                "attribute {sn} is not allowed in this request"
+            )));
         }
         // null deletes an optional attribute in UPDATE and means "not given" in CREATE
         if value.is_null() {
             if phase == Phase::Update && presence == Presence::Mandatory {
-                return Err(CseError::bad_request(format!("mandatory attribute {sn} cannot be removed")));
+                return Err(CseError::bad_request(format!(
+                    "mandatory attribute {sn} cannot be removed"
+                )));
             }
             continue;
         }
         if !type_matches(def.ty, value) {
-            return Err(CseError::bad_request(format!("attribute {sn} has the wrong type: {value}")));
+            return Err(CseError::bad_request(format!(
+                "attribute {sn} has the wrong type: {value}"
+            )));
         }
     }
     if phase == Phase::Create {
         for def in defs.iter().flat_map(|set| set.iter()) {
-            if def.on_create == Presence::Mandatory && attrs.get(def.sn).is_none_or(Value::is_null) {
-                return Err(CseError::bad_request(format!("mandatory attribute {} is missing", def.sn)));
+            if def.on_create == Presence::Mandatory && attrs.get(def.sn).is_none_or(Value::is_null)
+            {
+                return Err(CseError::bad_request(format!(
+                    "mandatory attribute {} is missing",
+                    def.sn
+                )));
             }
         }
     }
@@ -157,9 +181,13 @@ pub fn validate(defs: &[&[AttrDef]], attrs: &Map<String, Value>, phase: Phase) -
 pub fn check_resource_name(rn: &str) -> CseResult<()> {
     let valid = !rn.is_empty()
         && rn.len() <= 255
-        && rn.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        && rn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     if !valid {
-        return Err(CseError::bad_request(format!("invalid resource name: {rn:?}")));
+        return Err(CseError::bad_request(format!(
+            "invalid resource name: {rn:?}"
+        )));
     }
     if matches!(rn, "la" | "ol" | "fopt" | "pcu" | "ntsr") {
         return Err(CseError::new(
@@ -184,19 +212,40 @@ mod tests {
     #[test]
     fn create_rules() {
         assert!(check(json!({"api": "Nx", "mni": 3}), Phase::Create).is_ok());
-        assert!(check(json!({"mni": 3}), Phase::Create).is_err(), "mandatory missing");
-        assert!(check(json!({"api": "Nx", "ri": "x"}), Phase::Create).is_err(), "read-only");
-        assert!(check(json!({"api": "Nx", "mni": -1}), Phase::Create).is_err(), "wrong type");
-        assert!(check(json!({"api": "Nx", "foo": 1}), Phase::Create).is_err(), "unknown");
-        assert!(check(json!({"api": "Nx", "lbl": ["a", 1]}), Phase::Create).is_err(), "list type");
+        assert!(
+            check(json!({"mni": 3}), Phase::Create).is_err(),
+            "mandatory missing"
+        );
+        assert!(
+            check(json!({"api": "Nx", "ri": "x"}), Phase::Create).is_err(),
+            "read-only"
+        );
+        assert!(
+            check(json!({"api": "Nx", "mni": -1}), Phase::Create).is_err(),
+            "wrong type"
+        );
+        assert!(
+            check(json!({"api": "Nx", "foo": 1}), Phase::Create).is_err(),
+            "unknown"
+        );
+        assert!(
+            check(json!({"api": "Nx", "lbl": ["a", 1]}), Phase::Create).is_err(),
+            "list type"
+        );
     }
 
     #[test]
     fn update_rules() {
         assert!(check(json!({"mni": 3}), Phase::Update).is_ok());
         assert!(check(json!({"mni": null}), Phase::Update).is_ok());
-        assert!(check(json!({"api": "Ny"}), Phase::Update).is_err(), "write-once");
-        assert!(check(json!({"rn": "x"}), Phase::Update).is_err(), "rn is not updatable");
+        assert!(
+            check(json!({"api": "Ny"}), Phase::Update).is_err(),
+            "write-once"
+        );
+        assert!(
+            check(json!({"rn": "x"}), Phase::Update).is_err(),
+            "rn is not updatable"
+        );
     }
 
     #[test]

@@ -59,13 +59,22 @@ impl CseConfig {
     pub fn validate(&self) -> Result<(), String> {
         let bare = self.cse_id_bare();
         if !self.cse_id.starts_with('/') || bare.is_empty() || bare.contains('/') {
-            return Err(format!("cse_id must look like /id-in, got {:?}", self.cse_id));
+            return Err(format!(
+                "cse_id must look like /id-in, got {:?}",
+                self.cse_id
+            ));
         }
         if self.cse_name.is_empty() || self.cse_name.contains('/') {
-            return Err(format!("cse_name must be a single name, got {:?}", self.cse_name));
+            return Err(format!(
+                "cse_name must be a single name, got {:?}",
+                self.cse_name
+            ));
         }
         if self.sp_id.is_empty() || self.sp_id.contains('/') {
-            return Err(format!("sp_id must be a name without slashes, got {:?}", self.sp_id));
+            return Err(format!(
+                "sp_id must be a name without slashes, got {:?}",
+                self.sp_id
+            ));
         }
         if self.release_versions.is_empty() {
             return Err("release_versions must not be empty".into());

@@ -20,13 +20,28 @@ pub const DISCOVERY_RESULT_REFERENCES: u8 = 11;
 /// The effective `rcn` of a request, refusing values the operation does not allow.
 pub fn result_content(request: &Request) -> CseResult<u8> {
     let (allowed, default): (&[u8], u8) = match request.op {
-        _ if request.is_discovery() => (&[DISCOVERY_RESULT_REFERENCES, CHILD_REFERENCES], DISCOVERY_RESULT_REFERENCES),
+        _ if request.is_discovery() => (
+            &[DISCOVERY_RESULT_REFERENCES, CHILD_REFERENCES],
+            DISCOVERY_RESULT_REFERENCES,
+        ),
         Operation::Retrieve => (
-            &[ATTRIBUTES, ATTRIBUTES_AND_CHILDREN, CHILDREN, ATTRIBUTES_AND_CHILD_REFERENCES, CHILD_REFERENCES],
+            &[
+                ATTRIBUTES,
+                ATTRIBUTES_AND_CHILDREN,
+                CHILDREN,
+                ATTRIBUTES_AND_CHILD_REFERENCES,
+                CHILD_REFERENCES,
+            ],
             ATTRIBUTES,
         ),
         Operation::Create => (
-            &[ATTRIBUTES, MODIFIED_ATTRIBUTES, HIERARCHICAL_ADDRESS, HIERARCHICAL_ADDRESS_ATTRIBUTES, NOTHING],
+            &[
+                ATTRIBUTES,
+                MODIFIED_ATTRIBUTES,
+                HIERARCHICAL_ADDRESS,
+                HIERARCHICAL_ADDRESS_ATTRIBUTES,
+                NOTHING,
+            ],
             ATTRIBUTES,
         ),
         Operation::Update => (&[ATTRIBUTES, MODIFIED_ATTRIBUTES, NOTHING], ATTRIBUTES),
@@ -46,21 +61,30 @@ pub fn result_content(request: &Request) -> CseResult<u8> {
     match request.rcn {
         None => Ok(default),
         Some(rcn) if allowed.contains(&rcn) => Ok(rcn),
-        Some(rcn) => Err(CseError::bad_request(format!("result content {rcn} is not allowed for this operation"))),
+        Some(rcn) => Err(CseError::bad_request(format!(
+            "result content {rcn} is not allowed for this operation"
+        ))),
     }
 }
 
 /// `{"m2m:cnt": {...}}`
 pub fn wrap(resource: &Resource) -> Value {
     let mut outer = Map::with_capacity(1);
-    outer.insert(root_key(resource).to_owned(), Value::Object(resource.attrs.clone()));
+    outer.insert(
+        root_key(resource).to_owned(),
+        Value::Object(resource.attrs.clone()),
+    );
     Value::Object(outer)
 }
 
 /// `{"m2m:cnt": {only these attributes}}`
 pub fn wrap_selected(resource: &Resource, keys: &[String]) -> Value {
-    let attrs: Map<String, Value> =
-        resource.attrs.iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let attrs: Map<String, Value> = resource
+        .attrs
+        .iter()
+        .filter(|(k, _)| keys.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut outer = Map::with_capacity(1);
     outer.insert(root_key(resource).to_owned(), Value::Object(attrs));
     Value::Object(outer)
@@ -82,7 +106,10 @@ pub fn child_reference(resource: &Resource, drt: Option<u8>) -> Value {
 
 /// `m2m:rce` for rcn=3: the attributes plus the hierarchical address.
 pub fn resource_and_address(resource: &Resource) -> Value {
-    let bare = root_key(resource).split_once(':').map(|(_, b)| b).unwrap_or(root_key(resource));
+    let bare = root_key(resource)
+        .split_once(':')
+        .map(|(_, b)| b)
+        .unwrap_or(root_key(resource));
     json!({"m2m:rce": {bare: Value::Object(resource.attrs.clone()), "uri": resource.path}})
 }
 
@@ -90,10 +117,16 @@ pub fn resource_and_address(resource: &Resource) -> Value {
 /// `root`'s attributes: each child under its root key, in a list.
 pub fn nest_children(root: &Resource, descendants: &[Resource], include_attributes: bool) -> Value {
     fn build(node: &Resource, all: &[Resource], include_attributes: bool) -> Map<String, Value> {
-        let mut map = if include_attributes { node.attrs.clone() } else { Map::new() };
+        let mut map = if include_attributes {
+            node.attrs.clone()
+        } else {
+            Map::new()
+        };
         for child in all.iter().filter(|c| c.pi() == node.ri()) {
             let nested = build(child, all, true);
-            let entry = map.entry(root_key(child).to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+            let entry = map
+                .entry(root_key(child).to_owned())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(list) = entry {
                 list.push(Value::Object(nested));
             }
@@ -101,6 +134,9 @@ pub fn nest_children(root: &Resource, descendants: &[Resource], include_attribut
         map
     }
     let mut outer = Map::with_capacity(1);
-    outer.insert(root_key(root).to_owned(), Value::Object(build(root, descendants, include_attributes)));
+    outer.insert(
+        root_key(root).to_owned(),
+        Value::Object(build(root, descendants, include_attributes)),
+    );
     Value::Object(outer)
 }

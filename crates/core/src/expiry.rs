@@ -31,7 +31,7 @@ pub async fn sweep(cse: &Cse) -> urbis_model::CseResult<usize> {
         }
         let count = expired.len();
         for resource in expired {
-            match crate::ops::delete::remove(cse, resource.ri()).await {
+            match crate::ops::delete::remove(cse, resource.ri(), &cse.config().cse_id).await {
                 Ok(()) => removed += 1,
                 // already gone with an expired ancestor
                 Err(err) if err.rsc == urbis_model::Rsc::NotFound => {}

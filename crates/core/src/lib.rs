@@ -16,6 +16,7 @@
 pub mod access;
 pub mod address;
 pub mod attributes;
+pub mod batch;
 pub mod config;
 pub mod content;
 pub mod expiry;
@@ -44,6 +45,7 @@ struct Inner {
     config: CseConfig,
     store: Arc<dyn Store>,
     notifier: notify::Notifier,
+    batches: batch::Batches,
     /// Run-time adjustable (the upper tester shortens them for test suites).
     max_expiration_secs: AtomicU64,
     expiration_check_ms: AtomicU64,
@@ -59,6 +61,7 @@ impl Cse {
                 max_expiration_secs: AtomicU64::new(config.max_expiration_secs),
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
+                batches: batch::Batches::default(),
                 config,
                 store,
             }),
@@ -94,6 +97,10 @@ impl Cse {
         &self.inner.notifier
     }
 
+    pub(crate) fn batches(&self) -> &batch::Batches {
+        &self.inner.batches
+    }
+
     pub fn max_expiration_secs(&self) -> u64 {
         self.inner.max_expiration_secs.load(Ordering::Relaxed)
     }
@@ -105,8 +112,14 @@ impl Cse {
     /// Change expiration limits at run time; returns the previous values
     /// `(check interval ms, max expiration s)`.
     pub fn set_expiration_limits(&self, check_ms: u64, max_secs: u64) -> (u64, u64) {
-        let old_check = self.inner.expiration_check_ms.swap(check_ms.max(10), Ordering::Relaxed);
-        let old_max = self.inner.max_expiration_secs.swap(max_secs.max(1), Ordering::Relaxed);
+        let old_check = self
+            .inner
+            .expiration_check_ms
+            .swap(check_ms.max(10), Ordering::Relaxed);
+        let old_max = self
+            .inner
+            .max_expiration_secs
+            .swap(max_secs.max(1), Ordering::Relaxed);
         (old_check, old_max)
     }
 

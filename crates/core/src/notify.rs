@@ -9,7 +9,9 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
-use urbis_model::{CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
+use urbis_model::{
+    CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc, Serialization,
+};
 
 use crate::registry::{BoxFuture, WriteCtx};
 use crate::{content, ids, Cse};
@@ -20,13 +22,42 @@ pub mod net {
     pub const DELETE: u64 = 2;
     pub const CREATE_CHILD: u64 = 3;
     pub const DELETE_CHILD: u64 = 4;
+    pub const BLOCKING_UPDATE: u64 = 7;
 }
 
 /// Sends a request to a target URI over some protocol (HTTP, MQTT, ...).
 pub trait Transport: Send + Sync {
     /// Whether this transport serves `uri` (by scheme).
     fn handles(&self, uri: &str) -> bool;
-    fn send(&self, uri: &str, request: Request) -> BoxFuture<'static, CseResult<Response>>;
+    fn send(
+        &self,
+        uri: &str,
+        request: Request,
+        serialization: Serialization,
+    ) -> BoxFuture<'static, CseResult<Response>>;
+}
+
+/// Where to send a notification, and in which serialization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub uri: String,
+    pub serialization: Serialization,
+}
+
+impl Target {
+    /// A URI as given; `?ct=cbor` (TS-0009) asks for that serialization.
+    fn from_uri(uri: &str, preferred: Serialization) -> Target {
+        let from_query = uri.split_once('?').and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|p| p.strip_prefix("ct="))
+                .and_then(Serialization::from_name)
+        });
+        Target {
+            uri: uri.to_owned(),
+            serialization: from_query.unwrap_or(preferred),
+        }
+    }
 }
 
 /// A notification to send once the write that caused it is committed.
@@ -39,13 +70,29 @@ pub struct Notification {
     /// Sent and awaited before the request that caused it is answered
     /// (subscription deletion notices).
     pub blocking: bool,
+    /// Collected into a batch instead of sent alone.
+    pub batch: Option<crate::batch::BatchRule>,
+    /// Flush this subscription's pending batch before sending.
+    pub flush_first: Option<String>,
+}
+
+impl Notification {
+    pub fn new(targets: Vec<String>, body: Value) -> Notification {
+        Notification {
+            targets,
+            body,
+            blocking: false,
+            batch: None,
+            flush_first: None,
+        }
+    }
 }
 
 const QUEUE_DEPTH: usize = 1024;
 
 pub struct Notifier {
     transports: RwLock<Vec<Arc<dyn Transport>>>,
-    queues: Mutex<HashMap<String, mpsc::Sender<Request>>>,
+    queues: Mutex<HashMap<String, mpsc::Sender<(Request, Serialization)>>>,
     timeout: Duration,
 }
 
@@ -63,35 +110,54 @@ impl Notifier {
     }
 
     fn transport_for(&self, uri: &str) -> Option<Arc<dyn Transport>> {
-        self.transports.read().iter().find(|t| t.handles(uri)).cloned()
+        self.transports
+            .read()
+            .iter()
+            .find(|t| t.handles(uri))
+            .cloned()
     }
 
     /// Send and wait for the answer (verification requests, forwarded NOTIFY).
-    pub async fn send_now(&self, uri: &str, request: Request) -> CseResult<Response> {
-        let transport = self
-            .transport_for(uri)
-            .ok_or_else(|| CseError::new(Rsc::TargetNotReachable, format!("no transport for {uri}")))?;
-        match tokio::time::timeout(self.timeout, transport.send(uri, request)).await {
+    pub async fn send_now(&self, target: &Target, request: Request) -> CseResult<Response> {
+        let uri = target.uri.as_str();
+        let transport = self.transport_for(uri).ok_or_else(|| {
+            CseError::new(Rsc::TargetNotReachable, format!("no transport for {uri}"))
+        })?;
+        match tokio::time::timeout(
+            self.timeout,
+            transport.send(uri, request, target.serialization),
+        )
+        .await
+        {
             Ok(result) => result,
-            Err(_) => Err(CseError::new(Rsc::TargetNotReachable, format!("{uri} did not answer in time"))),
+            Err(_) => Err(CseError::new(
+                Rsc::TargetNotReachable,
+                format!("{uri} did not answer in time"),
+            )),
         }
     }
 
     /// Queue for delivery in order per target; never blocks the caller. A full
     /// queue drops the notification with a warning rather than growing memory.
-    pub fn enqueue(&self, uri: String, request: Request) {
+    pub fn enqueue(&self, target: Target, request: Request) {
+        let uri = target.uri;
         let Some(transport) = self.transport_for(&uri) else {
             tracing::warn!(%uri, "no transport for notification target");
             return;
         };
         let mut queues = self.queues.lock();
         let sender = queues.entry(uri.clone()).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::channel::<Request>(QUEUE_DEPTH);
+            let (tx, mut rx) = mpsc::channel::<(Request, Serialization)>(QUEUE_DEPTH);
             let timeout = self.timeout;
             let target = uri.clone();
             tokio::spawn(async move {
-                while let Some(request) = rx.recv().await {
-                    match tokio::time::timeout(timeout, transport.send(&target, request)).await {
+                while let Some((request, serialization)) = rx.recv().await {
+                    match tokio::time::timeout(
+                        timeout,
+                        transport.send(&target, request, serialization),
+                    )
+                    .await
+                    {
                         Ok(Ok(_)) => {}
                         Ok(Err(err)) => tracing::info!(%target, %err, "notification not delivered"),
                         Err(_) => tracing::info!(%target, "notification target timed out"),
@@ -100,7 +166,7 @@ impl Notifier {
             });
             tx
         });
-        if let Err(err) = sender.try_send(request) {
+        if let Err(err) = sender.try_send((request, target.serialization)) {
             tracing::warn!(%uri, %err, "notification queue full or closed; notification dropped");
             if matches!(err, mpsc::error::TrySendError::Closed(_)) {
                 queues.remove(&uri);
@@ -114,7 +180,12 @@ pub fn notify_request(cse: &Cse, target: &str, body: Value) -> Request {
     let mut request = Request::new(Operation::Notify, target);
     request.fr = Some(cse.config().cse_id.clone());
     request.rqi = ids::request_id();
-    let rvi = cse.config().release_versions.iter().find(|v| *v == "4").or(cse.config().release_versions.last());
+    let rvi = cse
+        .config()
+        .release_versions
+        .iter()
+        .find(|v| *v == "4")
+        .or(cse.config().release_versions.last());
     request.rvi = rvi.cloned();
     request.pc = Some(body);
     request
@@ -123,9 +194,9 @@ pub fn notify_request(cse: &Cse, target: &str, body: Value) -> Request {
 impl Cse {
     /// Where to send to reach a `nu` entry: a URI as is; an AE or CSE ID through
     /// its `poa`.
-    pub fn resolve_targets(&self, target: &str) -> Vec<String> {
+    pub fn resolve_targets(&self, target: &str) -> Vec<Target> {
         if target.contains("://") {
-            return vec![target.to_owned()];
+            return vec![Target::from_uri(target, Serialization::Json)];
         }
         let Ok(reader) = self.store().reader() else {
             return Vec::new();
@@ -136,12 +207,25 @@ impl Cse {
             Err(_) => reader.get(&id).ok().flatten(),
         };
         match found {
-            Some(resource) if resource.ty == ResourceType::Ae.ty() || resource.ty == ResourceType::RemoteCse.ty() => {
+            Some(resource)
+                if resource.ty == ResourceType::Ae.ty()
+                    || resource.ty == ResourceType::RemoteCse.ty() =>
+            {
                 // An entity that declared itself not request-reachable gets nothing.
                 if resource.attrs.get("rr").and_then(Value::as_bool) == Some(false) {
                     return Vec::new();
                 }
-                resource.str_list("poa").into_iter().map(str::to_owned).collect()
+                // the entity's first declared serialization is its preference
+                let preferred = resource
+                    .str_list("csz")
+                    .first()
+                    .and_then(|c| Serialization::from_name(c))
+                    .unwrap_or_default();
+                resource
+                    .str_list("poa")
+                    .into_iter()
+                    .map(|poa| Target::from_uri(poa, preferred))
+                    .collect()
             }
             _ => Vec::new(),
         }
@@ -152,9 +236,15 @@ impl Cse {
     pub async fn deliver(&self, notifications: Vec<Notification>) {
         let mut queued = Vec::new();
         for notification in notifications {
+            if let Some(subscription) = &notification.flush_first {
+                self.flush_batch(subscription);
+            }
             if notification.blocking {
                 for target in &notification.targets {
-                    if let Err(err) = self.notify_and_wait(target, notification.body.clone()).await {
+                    if let Err(err) = self
+                        .notify_and_wait(target, notification.body.clone())
+                        .await
+                    {
                         tracing::info!(%target, %err, "blocking notification not delivered");
                     }
                 }
@@ -168,10 +258,14 @@ impl Cse {
     /// Hand committed notifications to the delivery queues.
     pub fn dispatch(&self, notifications: Vec<Notification>) {
         for notification in notifications {
+            if let Some(rule) = notification.batch {
+                self.batch(rule, notification.targets, notification.body);
+                continue;
+            }
             for target in &notification.targets {
-                for uri in self.resolve_targets(target) {
-                    let request = notify_request(self, &uri, notification.body.clone());
-                    self.notifier().enqueue(uri, request);
+                for resolved in self.resolve_targets(target) {
+                    let request = notify_request(self, &resolved.uri, notification.body.clone());
+                    self.notifier().enqueue(resolved, request);
                 }
             }
         }
@@ -181,12 +275,15 @@ impl Cse {
     pub async fn notify_and_wait(&self, target: &str, body: Value) -> CseResult<Response> {
         let uris = self.resolve_targets(target);
         if uris.is_empty() {
-            return Err(CseError::new(Rsc::TargetNotReachable, format!("{target} has no reachable point of access")));
+            return Err(CseError::new(
+                Rsc::TargetNotReachable,
+                format!("{target} has no reachable point of access"),
+            ));
         }
         let mut last_error = None;
-        for uri in uris {
-            let request = notify_request(self, &uri, body.clone());
-            match self.notifier().send_now(&uri, request).await {
+        for resolved in uris {
+            let request = notify_request(self, &resolved.uri, body.clone());
+            match self.notifier().send_now(&resolved, request).await {
                 Ok(response) => return Ok(response),
                 Err(err) => last_error = Some(err),
             }
@@ -202,25 +299,48 @@ pub struct Event<'a> {
     pub resource: &'a Resource,
     /// For UPDATE: the attributes the request changed.
     pub modified: Option<&'a Map<String, Value>>,
+    /// Who caused the event (for `om` and `eeno`).
+    pub originator: &'a str,
+}
+
+impl Event<'_> {
+    /// The operation that caused the event, as `om` entries name it.
+    fn operation(&self) -> u64 {
+        match self.net {
+            net::CREATE_CHILD => 1,
+            net::UPDATE => 3,
+            _ => 4,
+        }
+    }
 }
 
 /// Find the subscriptions of `subject` that `event` concerns; queue their
 /// notifications and count down their `exc` (deleting exhausted ones).
 pub fn collect(ctx: &mut WriteCtx<'_>, subject_ri: &str, event: &Event<'_>) -> CseResult<()> {
-    let subscriptions = ctx.txn.children(subject_ri, Some(ResourceType::Subscription.ty()))?;
+    let subscriptions = ctx
+        .txn
+        .children(subject_ri, Some(ResourceType::Subscription.ty()))?;
     for mut sub in subscriptions {
-        if !matches(&sub, event) {
+        // a subscription is not told about its own creation
+        if sub.ri() == event.resource.ri() || !matches(&sub, event) {
             continue;
         }
         let rep = representation(&sub, event);
-        let mut sgn = Map::new();
-        sgn.insert("nev".into(), json!({"rep": rep, "net": event.net}));
-        sgn.insert("sur".into(), Value::String(format!("{}/{}", ctx.config.cse_id, sub.ri())));
-        if let Some(cr) = sub.attrs.get("cr").filter(|v| !v.is_null()) {
-            sgn.insert("cr".into(), cr.clone());
+        let mut nev = Map::new();
+        nev.insert("rep".into(), rep);
+        match operation_monitor(&sub, event.operation(), event.originator) {
+            Some(om) => {
+                nev.insert("om".into(), om);
+            }
+            None => {
+                nev.insert("net".into(), json!(event.net));
+            }
         }
+        let sgn = notification_body(ctx.config, &sub, Value::Object(nev), event.originator);
         let targets: Vec<String> = sub.str_list("nu").into_iter().map(str::to_owned).collect();
-        ctx.notifications.push(Notification { targets, body: json!({ "m2m:sgn": Value::Object(sgn) }), blocking: false });
+        let mut notification = Notification::new(targets, sgn);
+        notification.batch = crate::batch::BatchRule::of(&sub);
+        ctx.notifications.push(notification);
 
         if let Some(exc) = sub.u64_attr("exc") {
             if exc <= 1 {
@@ -235,24 +355,108 @@ pub fn collect(ctx: &mut WriteCtx<'_>, subject_ri: &str, event: &Event<'_>) -> C
     Ok(())
 }
 
+/// `{"m2m:sgn": {nev, sur, cr}}`; `cr` is the subscription's creator, or with
+/// `eeno` the originator of the event.
+fn notification_body(
+    config: &crate::CseConfig,
+    sub: &Resource,
+    nev: Value,
+    originator: &str,
+) -> Value {
+    let mut sgn = Map::new();
+    sgn.insert("nev".into(), nev);
+    sgn.insert(
+        "sur".into(),
+        Value::String(format!("{}/{}", config.cse_id, sub.ri())),
+    );
+    if let Some(cr) = sub.attrs.get("cr").filter(|v| !v.is_null()) {
+        sgn.insert("cr".into(), cr.clone());
+    } else if sub.attrs.get("eeno").and_then(Value::as_bool) == Some(true) && !originator.is_empty()
+    {
+        sgn.insert("cr".into(), Value::String(originator.to_owned()));
+    }
+    json!({ "m2m:sgn": Value::Object(sgn) })
+}
+
+/// The `om` entry of a subscription that `operation` by `originator` matches.
+fn operation_monitor(sub: &Resource, operation: u64, originator: &str) -> Option<Value> {
+    let entries = sub.attrs.get("enc")?.get("om")?.as_array()?;
+    entries.iter().find_map(|entry| {
+        let ops_ok = entry
+            .get("ops")
+            .and_then(Value::as_u64)
+            .is_none_or(|ops| ops == operation);
+        let org_ok = entry
+            .get("org")
+            .and_then(Value::as_str)
+            .is_none_or(|org| org == originator);
+        (ops_ok && org_ok).then(|| json!({"ops": operation, "org": originator}))
+    })
+}
+
+/// RETRIEVE is an event only for operation monitors (`om` with ops 2).
+pub fn on_retrieve(cse: &Cse, resource: &Resource, originator: &str) {
+    let Ok(reader) = cse.store().reader() else {
+        return;
+    };
+    let Ok(subscriptions) = reader.children(resource.ri(), Some(ResourceType::Subscription.ty()))
+    else {
+        return;
+    };
+    drop(reader);
+    let mut notifications = Vec::new();
+    for sub in subscriptions {
+        if let Some(om) = operation_monitor(&sub, 2, originator) {
+            let nev = json!({"rep": content::wrap(resource), "om": om});
+            let targets = sub.str_list("nu").into_iter().map(str::to_owned).collect();
+            notifications.push(Notification::new(
+                targets,
+                notification_body(cse.config(), &sub, nev, originator),
+            ));
+        }
+    }
+    cse.dispatch(notifications);
+}
+
 fn matches(sub: &Resource, event: &Event<'_>) -> bool {
     let enc = sub.attrs.get("enc");
-    let net_list: Vec<u64> =
-        enc.and_then(|e| e.get("net")).and_then(Value::as_array).map(|l| l.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
-    let wanted = if net_list.is_empty() { vec![net::UPDATE] } else { net_list };
+    if enc.and_then(|e| e.get("om")).is_some() {
+        return operation_monitor(sub, event.operation(), event.originator).is_some();
+    }
+    let net_list: Vec<u64> = enc
+        .and_then(|e| e.get("net"))
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let wanted = if net_list.is_empty() {
+        vec![net::UPDATE]
+    } else {
+        net_list
+    };
     if !wanted.contains(&event.net) {
         return false;
     }
     if let Some(chty) = enc.and_then(|e| e.get("chty")).and_then(Value::as_array) {
         if matches!(event.net, net::CREATE_CHILD | net::DELETE_CHILD)
             && !chty.is_empty()
-            && !chty.iter().any(|t| t.as_u64() == Some(u64::from(event.resource.ty)))
+            && !chty
+                .iter()
+                .any(|t| t.as_u64() == Some(u64::from(event.resource.ty)))
         {
             return false;
         }
     }
-    if let (Some(atr), Some(modified)) = (enc.and_then(|e| e.get("atr")).and_then(Value::as_array), event.modified) {
-        if event.net == net::UPDATE && !atr.is_empty() && !atr.iter().filter_map(Value::as_str).any(|a| modified.contains_key(a)) {
+    if let (Some(atr), Some(modified)) = (
+        enc.and_then(|e| e.get("atr")).and_then(Value::as_array),
+        event.modified,
+    ) {
+        if event.net == net::UPDATE
+            && !atr.is_empty()
+            && !atr
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| modified.contains_key(a))
+        {
             return false;
         }
     }
@@ -271,4 +475,63 @@ fn representation(sub: &Resource, event: &Event<'_>) -> Value {
         3 => json!({"m2m:uri": event.resource.ri()}),
         _ => content::wrap(event.resource),
     }
+}
+
+/// Blocking update (net 7, TS-0004 §7.3.8.2.x): before an UPDATE is applied,
+/// the subscriber is asked and must agree (2000), else OPERATION_DENIED_BY_REMOTE_ENTITY.
+pub async fn blocking_update(
+    cse: &Cse,
+    resource: &Resource,
+    changes: &Map<String, Value>,
+    originator: &str,
+) -> CseResult<()> {
+    let subscriptions = {
+        let reader = cse.store().reader()?;
+        reader.children(resource.ri(), Some(ResourceType::Subscription.ty()))?
+    };
+    for sub in subscriptions {
+        if !crate::resources::subscription::event_types(&sub).contains(&net::BLOCKING_UPDATE) {
+            continue;
+        }
+        let atr = sub
+            .attrs
+            .get("enc")
+            .and_then(|e| e.get("atr"))
+            .and_then(Value::as_array);
+        if atr.is_some_and(|atr| {
+            !atr.is_empty()
+                && !atr
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|a| changes.contains_key(a))
+        }) {
+            continue;
+        }
+        let keys: Vec<String> = changes.keys().cloned().collect();
+        let mut preview = resource.clone();
+        for (k, v) in changes {
+            preview.attrs.insert(k.clone(), v.clone());
+        }
+        let nev =
+            json!({"net": net::BLOCKING_UPDATE, "rep": content::wrap_selected(&preview, &keys)});
+        let body = notification_body(cse.config(), &sub, nev, originator);
+        for target in sub.str_list("nu") {
+            match cse.notify_and_wait(target, body.clone()).await {
+                Ok(answer) if answer.rsc == Rsc::Ok => {}
+                Ok(answer) => {
+                    return Err(CseError::new(
+                        Rsc::OperationDeniedByRemoteEntity,
+                        format!("{target} refused the update: {}", answer.rsc),
+                    ))
+                }
+                Err(err) => {
+                    return Err(CseError::new(
+                        Rsc::OperationDeniedByRemoteEntity,
+                        format!("{target}: {}", err.message),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }

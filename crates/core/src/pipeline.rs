@@ -41,7 +41,9 @@ async fn process(cse: &Cse, request: Request) -> CseResult<Response> {
     };
     match request.op {
         Operation::Create => ops::create::create(cse, request, originator).await,
-        Operation::Retrieve if request.is_discovery() => ops::discovery::discover(cse, &request, &originator),
+        Operation::Retrieve if request.is_discovery() => {
+            ops::discovery::discover(cse, &request, &originator)
+        }
         Operation::Retrieve => ops::retrieve::retrieve(cse, request, originator).await,
         Operation::Update => ops::update::update(cse, request, originator).await,
         Operation::Delete => ops::delete::delete(cse, request, originator).await,
@@ -52,7 +54,10 @@ async fn process(cse: &Cse, request: Request) -> CseResult<Response> {
 fn check_release_version(cse: &Cse, request: &Request) -> CseResult<()> {
     match request.rvi.as_deref() {
         Some(rvi) if cse.config().release_versions.iter().any(|v| v == rvi) => Ok(()),
-        Some(rvi) => Err(CseError::new(Rsc::ReleaseVersionNotSupported, format!("release version {rvi} is not supported"))),
+        Some(rvi) => Err(CseError::new(
+            Rsc::ReleaseVersionNotSupported,
+            format!("release version {rvi} is not supported"),
+        )),
         None => Err(CseError::new(
             Rsc::ReleaseVersionNotSupported,
             "release version indicator (rvi) is missing; release 1 is not supported",
@@ -77,7 +82,10 @@ fn check_times(request: &Request) -> CseResult<()> {
     let oet = parse("oet", &request.oet)?;
     for deadline in [rqet, rset].into_iter().flatten() {
         if deadline < now {
-            return Err(CseError::new(Rsc::RequestTimeout, "the request expired before it was processed"));
+            return Err(CseError::new(
+                Rsc::RequestTimeout,
+                "the request expired before it was processed",
+            ));
         }
         if oet.is_some_and(|oet| oet > deadline) {
             return Err(CseError::bad_request("oet must be before rqet and rset"));
@@ -95,19 +103,28 @@ fn check_parameters(request: &Request) -> CseResult<()> {
         return Err(CseError::bad_request("filterOperation must be 1, 2 or 3"));
     }
     if request.drt.is_some_and(|drt| !(1..=2).contains(&drt)) {
-        return Err(CseError::bad_request("desiredIdentifierResultType must be 1 or 2"));
+        return Err(CseError::bad_request(
+            "desiredIdentifierResultType must be 1 or 2",
+        ));
     }
     for (name, _) in &fc.atr {
         if !registry::is_known_attribute(name) {
-            return Err(CseError::bad_request(format!("unknown parameter or attribute: {name}")));
+            return Err(CseError::bad_request(format!(
+                "unknown parameter or attribute: {name}"
+            )));
         }
     }
     if let Some(rt) = &request.rt {
         if !(1..=5).contains(&rt.rtv) {
-            return Err(CseError::bad_request(format!("invalid response type {}", rt.rtv)));
+            return Err(CseError::bad_request(format!(
+                "invalid response type {}",
+                rt.rtv
+            )));
         }
         if !rt.nu.is_empty() && rt.rtv != 2 {
-            return Err(CseError::bad_request("notification URIs in rt are only for nonBlockingRequestAsynch"));
+            return Err(CseError::bad_request(
+                "notification URIs in rt are only for nonBlockingRequestAsynch",
+            ));
         }
     }
     Ok(())

@@ -50,20 +50,39 @@ pub struct WriteCtx<'a> {
 /// Behaviour of a resource type. Every method has a do-nothing default.
 pub trait Hooks {
     /// Check and complete a new resource before it is written (read phase).
-    fn validate_create(&self, _ctx: &ReadCtx<'_>, _parent: &Resource, _resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        _parent: &Resource,
+        _resource: &mut Resource,
+    ) -> CseResult<()> {
         Ok(())
     }
     /// Asynchronous checks that talk to the outside world (subscription verification).
-    fn verify_create<'a>(&'a self, _cse: &'a Cse, _resource: &'a Resource) -> Option<BoxFuture<'a, CseResult<()>>> {
+    fn verify_create<'a>(
+        &'a self,
+        _cse: &'a Cse,
+        _resource: &'a Resource,
+    ) -> Option<BoxFuture<'a, CseResult<()>>> {
         None
     }
     /// Runs in the write job after the resource is inserted; returns true when it
     /// changed `parent` (the caller writes it back).
-    fn on_create(&self, _ctx: &mut WriteCtx<'_>, _parent: &mut Resource, _resource: &mut Resource) -> CseResult<bool> {
+    fn on_create(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _parent: &mut Resource,
+        _resource: &mut Resource,
+    ) -> CseResult<bool> {
         Ok(false)
     }
     /// Check an UPDATE's changes against the current resource (read phase).
-    fn validate_update(&self, _ctx: &ReadCtx<'_>, _current: &Resource, _changes: &Attrs) -> CseResult<()> {
+    fn validate_update(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        _current: &Resource,
+        _changes: &Attrs,
+    ) -> CseResult<()> {
         Ok(())
     }
     /// Asynchronous checks for an UPDATE (verification of new notification targets).
@@ -76,11 +95,21 @@ pub trait Hooks {
         None
     }
     /// Runs in the write job after the changes are applied, before the write.
-    fn on_update(&self, _ctx: &mut WriteCtx<'_>, _resource: &mut Resource) -> CseResult<()> {
+    fn on_update(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _previous: &Resource,
+        _resource: &mut Resource,
+    ) -> CseResult<()> {
         Ok(())
     }
     /// Runs in the write job for each resource of a deleted subtree, before the delete.
-    fn on_delete(&self, _ctx: &mut WriteCtx<'_>, _resource: &Resource, _root_of_delete: bool) -> CseResult<()> {
+    fn on_delete(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _resource: &Resource,
+        _root_of_delete: bool,
+    ) -> CseResult<()> {
         Ok(())
     }
     /// Adjust a representation before it leaves the CSE (virtual attributes).
@@ -99,6 +128,8 @@ pub fn kind(ty: u32) -> Option<&'static Kind> {
         ResourceType::MgmtObj => &resources::mgmt_obj::KIND,
         ResourceType::Node => &resources::node::KIND,
         ResourceType::Subscription => &resources::subscription::KIND,
+        ResourceType::TimeSeries => &resources::time_series::SERIES_KIND,
+        ResourceType::TimeSeriesInstance => &resources::time_series::INSTANCE_KIND,
         _ => return None,
     })
 }
@@ -106,11 +137,16 @@ pub fn kind(ty: u32) -> Option<&'static Kind> {
 /// The root key of a resource's representation (`m2m:cnt`).
 pub fn root_key(resource: &Resource) -> &'static str {
     if resource.ty == ResourceType::MgmtObj.ty() {
-        if let Some(sn) = resource.u64_attr("mgd").and_then(resources::mgmt_obj::short_name) {
+        if let Some(sn) = resource
+            .u64_attr("mgd")
+            .and_then(resources::mgmt_obj::short_name)
+        {
             return sn;
         }
     }
-    ResourceType::from_ty(resource.ty).map(ResourceType::short_name).unwrap_or("m2m:unknown")
+    ResourceType::from_ty(resource.ty)
+        .map(ResourceType::short_name)
+        .unwrap_or("m2m:unknown")
 }
 
 /// The attribute sets that apply to a CREATE with this root key, if the key
@@ -126,7 +162,10 @@ pub fn attrs_for_create(kind: &'static Kind, root_key: &str) -> Option<Vec<&'sta
 /// The attribute sets of an existing resource.
 pub fn attrs_of(kind: &'static Kind, resource: &Resource) -> Vec<&'static [AttrDef]> {
     if kind.ty == ResourceType::MgmtObj {
-        if let Some(sets) = resource.u64_attr("mgd").and_then(resources::mgmt_obj::specialization_attrs) {
+        if let Some(sets) = resource
+            .u64_attr("mgd")
+            .and_then(resources::mgmt_obj::specialization_attrs)
+        {
             return sets.to_vec();
         }
     }
@@ -136,7 +175,11 @@ pub fn attrs_of(kind: &'static Kind, resource: &Resource) -> Vec<&'static [AttrD
 /// Whether `sn` is an attribute of any hosted type (unknown query parameters
 /// are refused rather than silently matching nothing).
 pub fn is_known_attribute(sn: &str) -> bool {
-    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 23];
-    TYPES.iter().filter_map(|ty| kind(*ty)).any(|kind| kind.attrs.iter().flat_map(|set| set.iter()).any(|d| d.sn == sn))
-        || resources::mgmt_obj::is_specialization_attribute(sn)
+    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 23, 29, 30];
+    TYPES.iter().filter_map(|ty| kind(*ty)).any(|kind| {
+        kind.attrs
+            .iter()
+            .flat_map(|set| set.iter())
+            .any(|d| d.sn == sn)
+    }) || resources::mgmt_obj::is_specialization_attribute(sn)
 }

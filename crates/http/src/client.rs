@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use urbis_core::registry::BoxFuture;
 use urbis_core::Transport;
-use urbis_model::{CseError, CseResult, Operation, Request, Response, Rsc};
+use urbis_model::{CseError, CseResult, Operation, Request, Response, Rsc, Serialization};
 
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -28,7 +28,12 @@ impl Transport for HttpTransport {
         uri.starts_with("http://") || uri.starts_with("https://")
     }
 
-    fn send(&self, uri: &str, request: Request) -> BoxFuture<'static, CseResult<Response>> {
+    fn send(
+        &self,
+        uri: &str,
+        request: Request,
+        serialization: Serialization,
+    ) -> BoxFuture<'static, CseResult<Response>> {
         let client = self.client.clone();
         let uri = uri.to_owned();
         Box::pin(async move {
@@ -38,7 +43,7 @@ impl Transport for HttpTransport {
                 Operation::Update => reqwest::Method::PUT,
                 Operation::Delete => reqwest::Method::DELETE,
             };
-            let mut content_type = "application/json".to_owned();
+            let mut content_type = serialization.media_type().to_owned();
             if let Some(ty) = request.ty {
                 content_type.push_str(&format!(";ty={ty}"));
             }
@@ -58,9 +63,10 @@ impl Transport for HttpTransport {
             }
             builder = builder.header("X-M2M-OT", urbis_model::time::now_string());
             if let Some(pc) = &request.pc {
-                builder = builder.body(serde_json::to_vec(pc).unwrap_or_default());
+                builder = builder.body(urbis_codec::encode(pc, serialization)?);
             }
-            let unreachable = |e: reqwest::Error| CseError::new(Rsc::TargetNotReachable, format!("{uri}: {e}"));
+            let unreachable =
+                |e: reqwest::Error| CseError::new(Rsc::TargetNotReachable, format!("{uri}: {e}"));
             let answer = builder.send().await.map_err(unreachable)?;
             let status = answer.status().as_u16();
             let rsc = answer
@@ -77,8 +83,21 @@ impl Transport for HttpTransport {
                     404 => Rsc::NotFound,
                     _ => Rsc::InternalServerError,
                 });
+            let answer_type = answer
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = answer.bytes().await.map_err(unreachable)?;
-            let pc = if body.is_empty() { None } else { serde_json::from_slice::<Value>(&body).ok() };
+            let answered_in = answer_type
+                .as_deref()
+                .and_then(Serialization::from_name)
+                .unwrap_or_default();
+            let pc: Option<Value> = if body.is_empty() {
+                None
+            } else {
+                urbis_codec::decode(&body, answered_in).ok()
+            };
             Ok(Response::new(rsc, pc))
         })
     }

@@ -4,18 +4,26 @@ use axum::http::{HeaderMap, Method, Uri};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use urbis_model::primitive::ResponseTypeInfo;
-use urbis_model::{CseError, CseResult, Operation, Request, Rsc};
+use urbis_model::{CseError, CseResult, Operation, Request, Rsc, Serialization};
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> CseResult<T> {
-    value.trim().parse().map_err(|_| CseError::bad_request(format!("invalid value for {name}: {value}")))
+    value
+        .trim()
+        .parse()
+        .map_err(|_| CseError::bad_request(format!("invalid value for {name}: {value}")))
 }
 
 /// Translate the HTTP request; anything malformed becomes a oneM2M error.
-pub fn to_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> CseResult<Request> {
+pub fn to_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> CseResult<Request> {
     let content_type = header(headers, "content-type").unwrap_or_default();
     let ty = resource_type_parameter(content_type)?;
     let op = match *method {
@@ -24,7 +32,12 @@ pub fn to_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) 
         Method::POST => Operation::Notify,
         Method::PUT => Operation::Update,
         Method::DELETE => Operation::Delete,
-        _ => return Err(CseError::new(Rsc::OperationNotAllowed, format!("method {method} is not supported"))),
+        _ => {
+            return Err(CseError::new(
+                Rsc::OperationNotAllowed,
+                format!("method {method} is not supported"),
+            ))
+        }
     };
     let mut request = Request::new(op, target_from_path(uri.path())?);
     request.ty = ty;
@@ -43,8 +56,18 @@ pub fn to_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) 
         apply_query(&mut request, query)?;
     }
     if let Some(rtu) = header(headers, "x-m2m-rtu") {
-        let nu = rtu.split('&').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        request.rt.get_or_insert_with(|| ResponseTypeInfo { rtv: 3, nu: Vec::new() }).nu = nu;
+        let nu = rtu
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        request
+            .rt
+            .get_or_insert_with(|| ResponseTypeInfo {
+                rtv: 3,
+                nu: Vec::new(),
+            })
+            .nu = nu;
     }
     if !body.is_empty() {
         request.pc = Some(decode_body(content_type, body)?);
@@ -87,12 +110,44 @@ fn resource_type_parameter(content_type: &str) -> CseResult<Option<u32>> {
 }
 
 fn decode_body(content_type: &str, body: &[u8]) -> CseResult<Value> {
-    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    match media.as_str() {
-        "" | "application/json" | "application/vnd.onem2m-res+json" | "application/vnd.onem2m-ntfy+json" => {
-            serde_json::from_slice(body).map_err(|e| CseError::bad_request(format!("malformed JSON content: {e}")))
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let serialization = if media.is_empty() {
+        Serialization::Json
+    } else {
+        Serialization::from_name(media).ok_or_else(|| {
+            CseError::new(
+                Rsc::UnsupportedMediaType,
+                format!("unsupported content type {media}"),
+            )
+        })?
+    };
+    urbis_codec::decode(body, serialization)
+}
+
+/// The serialization the client accepts: the first acceptable entry of
+/// `Accept`; JSON when absent or `*/*`.
+pub fn accepted_serialization(headers: &HeaderMap) -> CseResult<Serialization> {
+    let Some(accept) = header(headers, "accept") else {
+        return Ok(Serialization::Json);
+    };
+    let mut any = accept.trim().is_empty();
+    for entry in accept.split(',') {
+        let media = entry.split(';').next().unwrap_or_default().trim();
+        if media == "*/*" || media == "application/*" {
+            any = true;
+        } else if let Some(ser) =
+            Serialization::from_name(media).filter(|s| *s != Serialization::Xml)
+        {
+            return Ok(ser);
         }
-        other => Err(CseError::new(Rsc::UnsupportedMediaType, format!("unsupported content type {other}"))),
+    }
+    if any {
+        Ok(Serialization::Json)
+    } else {
+        Err(CseError::new(
+            Rsc::NotAcceptable,
+            format!("cannot answer in any of: {accept}"),
+        ))
     }
 }
 
@@ -106,11 +161,23 @@ fn apply_query(request: &mut Request, query: &str) -> CseResult<()> {
             "drt" => request.drt = Some(number("drt", &value)?),
             "rt" => {
                 let rtv = number("rt", &value)?;
-                request.rt.get_or_insert_with(|| ResponseTypeInfo { rtv, nu: Vec::new() }).rtv = rtv;
+                request
+                    .rt
+                    .get_or_insert_with(|| ResponseTypeInfo {
+                        rtv,
+                        nu: Vec::new(),
+                    })
+                    .rtv = rtv;
             }
-            "atrl" => request.atrl.extend(value.split([' ', '+']).filter(|s| !s.is_empty()).map(str::to_owned)),
+            "atrl" => request.atrl.extend(
+                value
+                    .split([' ', '+'])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            ),
             // accepted and not used by this CSE
-            "rp" | "sqi" | "da" | "rids" | "tkns" | "tids" | "ltids" | "tqi" | "asi" | "auri" | "ma" => {}
+            "rp" | "sqi" | "da" | "rids" | "tkns" | "tids" | "ltids" | "tqi" | "asi" | "auri"
+            | "ma" => {}
             _ => request.fc.set_text(&key, &value)?,
         }
     }
@@ -133,9 +200,18 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(target_from_path("/cse-in/ae").unwrap(), "cse-in/ae");
-        assert_eq!(target_from_path("/~/id-in/cse-in").unwrap(), "/id-in/cse-in");
-        assert_eq!(target_from_path("/_/sp.example/id-in/cse-in").unwrap(), "//sp.example/id-in/cse-in");
-        assert_eq!(target_from_path("/cse-in/").unwrap_err().rsc, Rsc::BadRequest);
+        assert_eq!(
+            target_from_path("/~/id-in/cse-in").unwrap(),
+            "/id-in/cse-in"
+        );
+        assert_eq!(
+            target_from_path("/_/sp.example/id-in/cse-in").unwrap(),
+            "//sp.example/id-in/cse-in"
+        );
+        assert_eq!(
+            target_from_path("/cse-in/").unwrap_err().rsc,
+            Rsc::BadRequest
+        );
         assert_eq!(target_from_path("/a%20b").unwrap(), "a b");
     }
 
@@ -158,11 +234,31 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json;ty=x".parse().unwrap());
         let uri: Uri = "/cse-in".parse().unwrap();
-        assert_eq!(to_request(&Method::POST, &uri, &headers, b"{}").unwrap_err().rsc, Rsc::BadRequest);
+        assert_eq!(
+            to_request(&Method::POST, &uri, &headers, b"{}")
+                .unwrap_err()
+                .rsc,
+            Rsc::BadRequest
+        );
         headers.insert("content-type", "application/json;ty=3".parse().unwrap());
-        assert_eq!(to_request(&Method::POST, &uri, &headers, b"{not json").unwrap_err().rsc, Rsc::BadRequest);
+        assert_eq!(
+            to_request(&Method::POST, &uri, &headers, b"{not json")
+                .unwrap_err()
+                .rsc,
+            Rsc::BadRequest
+        );
         headers.insert("content-type", "text/plain;ty=3".parse().unwrap());
-        assert_eq!(to_request(&Method::POST, &uri, &headers, b"x").unwrap_err().rsc, Rsc::UnsupportedMediaType);
-        assert_eq!(to_request(&Method::PATCH, &uri, &headers, b"").unwrap_err().rsc, Rsc::OperationNotAllowed);
+        assert_eq!(
+            to_request(&Method::POST, &uri, &headers, b"x")
+                .unwrap_err()
+                .rsc,
+            Rsc::UnsupportedMediaType
+        );
+        assert_eq!(
+            to_request(&Method::PATCH, &uri, &headers, b"")
+                .unwrap_err()
+                .rsc,
+            Rsc::OperationNotAllowed
+        );
     }
 }

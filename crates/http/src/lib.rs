@@ -45,7 +45,12 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { addr: "127.0.0.1:8080".into(), max_body_bytes: 1024 * 1024, upper_tester: false, cors: true }
+        HttpOptions {
+            addr: "127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            upper_tester: false,
+            cors: true,
+        }
     }
 }
 
@@ -59,16 +64,26 @@ struct AppState {
 pub fn router(cse: Cse, options: HttpOptions) -> Router {
     let cors = options.cors;
     let upper_tester = options.upper_tester;
-    let state = AppState { cse, options: Arc::new(options) };
+    let state = AppState {
+        cse,
+        options: Arc::new(options),
+    };
     let mut router = Router::new();
     if upper_tester {
         router = router.route("/__ut__", post(upper_tester::handle));
     }
     let router = router.fallback(handle).with_state(state);
     if cors {
-        let exposed: Vec<HeaderName> = outbound::EXPOSED_HEADERS.iter().map(|h| HeaderName::from_static(h)).collect();
+        let exposed: Vec<HeaderName> = outbound::EXPOSED_HEADERS
+            .iter()
+            .map(|h| HeaderName::from_static(h))
+            .collect();
         router.layer(
-            CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).expose_headers(exposed),
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers(exposed),
         )
     } else {
         router
@@ -82,33 +97,55 @@ pub async fn serve(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(cse, options)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(cse, options))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> HttpResponse {
-    let no_response = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "rt=5"));
+    let no_response = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "rt=5"));
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, state.options.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let err = CseError::bad_request(format!("request body larger than {} bytes", state.options.max_body_bytes));
+            let err = CseError::bad_request(format!(
+                "request body larger than {} bytes",
+                state.options.max_body_bytes
+            ));
             return outbound::error(&err, &parts.headers);
         }
     };
     if parts.method == Method::OPTIONS {
-        return outbound::error(&CseError::new(Rsc::OperationNotAllowed, "OPTIONS is not a oneM2M operation"), &parts.headers);
+        return outbound::error(
+            &CseError::new(
+                Rsc::OperationNotAllowed,
+                "OPTIONS is not a oneM2M operation",
+            ),
+            &parts.headers,
+        );
     }
+    let serialization = match inbound::accepted_serialization(&parts.headers) {
+        Ok(serialization) => serialization,
+        Err(err) => return outbound::error(&err, &parts.headers),
+    };
     let primitive = match inbound::to_request(&parts.method, &parts.uri, &parts.headers, &body) {
         Ok(primitive) => primitive,
         Err(err) => return outbound::error(&err, &parts.headers),
     };
     if no_response {
         // noResponse: the originator wants no answer, so do not make it wait.
-        let accepted = urbis_model::Response { rqi: primitive.rqi.clone(), rvi: primitive.rvi.clone(), ..urbis_model::Response::new(Rsc::Accepted, None) };
+        let accepted = urbis_model::Response {
+            rqi: primitive.rqi.clone(),
+            rvi: primitive.rvi.clone(),
+            ..urbis_model::Response::new(Rsc::Accepted, None)
+        };
         let cse = state.cse.clone();
         tokio::spawn(async move { cse.handle(primitive).await });
         return outbound::no_content(&accepted);
     }
     let response = state.cse.handle(primitive).await;
-    outbound::to_http(&response)
+    outbound::to_http(&response, serialization)
 }

@@ -4,11 +4,18 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response as HttpResponse;
-use urbis_model::{time, CseError, Response};
+use urbis_model::{time, CseError, Response, Serialization};
 
 /// Headers browser applications may read (CORS).
-pub const EXPOSED_HEADERS: &[&str] =
-    &["x-m2m-rsc", "x-m2m-ri", "x-m2m-rvi", "x-m2m-ot", "x-m2m-rst", "x-m2m-vsi", "content-location"];
+pub const EXPOSED_HEADERS: &[&str] = &[
+    "x-m2m-rsc",
+    "x-m2m-ri",
+    "x-m2m-rvi",
+    "x-m2m-ot",
+    "x-m2m-rst",
+    "x-m2m-vsi",
+    "content-location",
+];
 
 fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
@@ -16,16 +23,20 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-pub fn to_http(response: &Response) -> HttpResponse {
+pub fn to_http(response: &Response, serialization: Serialization) -> HttpResponse {
     let body = match &response.pc {
-        Some(pc) if !pc.is_null() => serde_json::to_vec(pc).unwrap_or_default(),
+        Some(pc) if !pc.is_null() => urbis_codec::encode(pc, serialization).unwrap_or_default(),
         _ => Vec::new(),
     };
-    let status = StatusCode::from_u16(response.rsc.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(response.rsc.http_status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut http = HttpResponse::new(Body::from(body));
     *http.status_mut() = status;
     let headers = http.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static(serialization.media_type()),
+    );
     put(headers, "x-m2m-rsc", &response.rsc.code().to_string());
     put(headers, "x-m2m-ri", &response.rqi);
     if let Some(rvi) = &response.rvi {
@@ -49,15 +60,28 @@ pub fn to_http(response: &Response) -> HttpResponse {
 /// An error found before the request reached the CSE (unparseable input).
 pub fn error(err: &CseError, request_headers: &HeaderMap) -> HttpResponse {
     let mut response = Response::error(err);
-    response.rqi = request_headers.get("x-m2m-ri").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    response.rvi = request_headers.get("x-m2m-rvi").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    response.rqi = request_headers
+        .get("x-m2m-ri")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    response.rvi = request_headers
+        .get("x-m2m-rvi")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     response.ot = Some(time::now_string());
-    to_http(&response)
+    to_http(&response, Serialization::Json)
 }
 
 /// `rt=5` (noResponse): 204 with the status headers but no content.
 pub fn no_content(response: &Response) -> HttpResponse {
-    let mut http = to_http(&Response { pc: None, ..response.clone() });
+    let mut http = to_http(
+        &Response {
+            pc: None,
+            ..response.clone()
+        },
+        Serialization::Json,
+    );
     *http.status_mut() = StatusCode::NO_CONTENT;
     http
 }

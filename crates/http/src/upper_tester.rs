@@ -12,7 +12,11 @@ use crate::AppState;
 const SHORT_CHECK_MS: u64 = 500;
 
 pub(crate) async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let command = headers.get("x-m2m-utcmd").and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
+    let command = headers
+        .get("x-m2m-utcmd")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim();
     let (name, args) = command.split_once(' ').unwrap_or((command, ""));
     let cse = &state.cse;
     let answer: Option<String> = match name {
@@ -45,8 +49,13 @@ pub(crate) async fn handle(State(state): State<AppState>, headers: HeaderMap) ->
         None => StatusCode::BAD_REQUEST.into_response(),
     };
     let rsc = if answer.is_some() { "2000" } else { "4000" };
-    response.headers_mut().insert("x-m2m-rsc", HeaderValue::from_static(rsc));
-    if let Some(Ok(value)) = answer.filter(|a| !a.is_empty()).map(|a| HeaderValue::from_str(&a)) {
+    response
+        .headers_mut()
+        .insert("x-m2m-rsc", HeaderValue::from_static(rsc));
+    if let Some(Ok(value)) = answer
+        .filter(|a| !a.is_empty())
+        .map(|a| HeaderValue::from_str(&a))
+    {
         response.headers_mut().insert("x-m2m-utrsp", value);
     }
     response

@@ -15,7 +15,7 @@ pub mod rsc;
 pub mod time;
 pub mod types;
 
-pub use primitive::{FilterCriteria, Request, Response, ResponseTypeInfo};
+pub use primitive::{FilterCriteria, Request, Response, ResponseTypeInfo, Serialization};
 pub use resource::{Attrs, Resource};
 pub use rsc::{CseError, CseResult, Rsc};
 pub use types::{Operation, ResourceType};

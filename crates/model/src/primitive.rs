@@ -91,7 +91,16 @@ pub struct Response {
 
 impl Response {
     pub fn new(rsc: Rsc, pc: Option<Value>) -> Response {
-        Response { rsc, rqi: String::new(), rvi: None, pc, ot: None, vsi: None, rset: None, created_uri: None }
+        Response {
+            rsc,
+            rqi: String::new(),
+            rvi: None,
+            pc,
+            ot: None,
+            vsi: None,
+            rset: None,
+            created_uri: None,
+        }
     }
     pub fn error(err: &CseError) -> Response {
         let mut dbg = serde_json::Map::new();
@@ -199,7 +208,9 @@ impl FilterCriteria {
                     _ => self.pty.extend(parsed),
                 }
             }
-            _ => self.atr.push((key.to_owned(), Value::String(value.to_owned()))),
+            _ => self
+                .atr
+                .push((key.to_owned(), Value::String(value.to_owned()))),
         }
         Ok(())
     }
@@ -228,7 +239,9 @@ impl FilterCriteria {
             (_, Value::String(text)) => self.set_text(key, text),
             (_, Value::Number(n)) => self.set_text(key, &n.to_string()),
             (_, Value::Bool(b)) => self.set_text(key, &b.to_string()),
-            _ => Err(CseError::bad_request(format!("invalid filter criterion {key}"))),
+            _ => Err(CseError::bad_request(format!(
+                "invalid filter criterion {key}"
+            ))),
         }
     }
 }
@@ -256,8 +269,51 @@ mod tests {
     fn structured_filter_values() {
         let mut fc = FilterCriteria::default();
         fc.set_value("ty", &serde_json::json!([3, 4])).unwrap();
-        fc.set_value("atr", &serde_json::json!([{"nm": "rn", "val": "x"}])).unwrap();
+        fc.set_value("atr", &serde_json::json!([{"nm": "rn", "val": "x"}]))
+            .unwrap();
         assert_eq!(fc.ty, vec![3, 4]);
         assert_eq!(fc.atr.len(), 1);
+    }
+}
+
+/// A content serialization (TS-0004 §8): how a primitive's content travels.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Serialization {
+    #[default]
+    Json,
+    Cbor,
+    Xml,
+}
+
+impl Serialization {
+    /// From a media type (`application/json`, `application/vnd.onem2m-res+cbor`,
+    /// ...) or a short name (`json`, `cbor`, `xml`).
+    pub fn from_name(name: &str) -> Option<Serialization> {
+        let name = name
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "json" | "application/json" => Some(Serialization::Json),
+            "cbor" | "application/cbor" => Some(Serialization::Cbor),
+            "xml" | "application/xml" | "text/xml" => Some(Serialization::Xml),
+            other if other.starts_with("application/vnd.onem2m-") => match other.rsplit_once('+') {
+                Some((_, "json")) => Some(Serialization::Json),
+                Some((_, "cbor")) => Some(Serialization::Cbor),
+                Some((_, "xml")) => Some(Serialization::Xml),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Serialization::Json => "application/json",
+            Serialization::Cbor => "application/cbor",
+            Serialization::Xml => "application/xml",
+        }
     }
 }

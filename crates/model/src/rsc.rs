@@ -107,7 +107,10 @@ pub type CseResult<T> = Result<T, CseError>;
 
 impl CseError {
     pub fn new(rsc: Rsc, message: impl Into<String>) -> Self {
-        CseError { rsc, message: message.into() }
+        CseError {
+            rsc,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Rsc::BadRequest, message)
@@ -137,7 +140,9 @@ mod tests {
 
     #[test]
     fn table_round_trips() {
-        for code in [1000u16, 2000, 2001, 2002, 2004, 4000, 4004, 4103, 4117, 5000, 5204, 6010] {
+        for code in [
+            1000u16, 2000, 2001, 2002, 2004, 4000, 4004, 4103, 4117, 5000, 5204, 6010,
+        ] {
             let rsc = Rsc::from_code(code).expect("known code");
             assert_eq!(rsc.code(), code);
         }

@@ -45,7 +45,10 @@ pub fn parse(text: &str) -> Option<Timestamp> {
     let dt = DateTime::strptime("%Y%m%dT%H%M%S", main).ok()?;
     let mut ts = dt.to_zoned(TimeZone::UTC).ok()?.timestamp();
     if let Some(fraction) = fraction {
-        if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        if fraction.is_empty()
+            || fraction.len() > 9
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let nanos: i64 = format!("{fraction:0<9}").parse().ok()?;
@@ -79,7 +82,8 @@ pub fn parse_abs_rel(text: &str, now: Timestamp) -> Option<Timestamp> {
 
 /// `now + ms`, saturating at the far future instead of failing.
 pub fn after_ms(now: Timestamp, ms: i64) -> Timestamp {
-    now.checked_add(Span::new().milliseconds(ms)).unwrap_or(Timestamp::MAX)
+    now.checked_add(Span::new().milliseconds(ms))
+        .unwrap_or(Timestamp::MAX)
 }
 
 #[cfg(test)]
@@ -97,7 +101,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "2026-05-26T11:25:32", "20260526X112532", "20261326T112532", "20260526T112532,ab"] {
+        for bad in [
+            "",
+            "2026-05-26T11:25:32",
+            "20260526X112532",
+            "20261326T112532",
+            "20260526T112532,ab",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }
@@ -105,8 +115,14 @@ mod tests {
     #[test]
     fn relative_forms() {
         let now = parse("20260101T000000").unwrap();
-        assert_eq!(format(parse_abs_rel("PT10S", now).unwrap()), "20260101T000010,000000");
-        assert_eq!(format(parse_abs_rel("5000", now).unwrap()), "20260101T000005,000000");
+        assert_eq!(
+            format(parse_abs_rel("PT10S", now).unwrap()),
+            "20260101T000010,000000"
+        );
+        assert_eq!(
+            format(parse_abs_rel("5000", now).unwrap()),
+            "20260101T000005,000000"
+        );
         assert_eq!(parse_duration_ms("PT1H30M"), Some(5_400_000));
         assert_eq!(parse_abs_rel("nonsense", now), None);
     }

@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(ResourceType::from_ty(3), Some(ResourceType::Container));
         assert_eq!(ResourceType::Container.short_name(), "m2m:cnt");
         assert_eq!(ResourceType::Container.bare_name(), "cnt");
-        assert_eq!(ResourceType::from_short_name("m2m:ae"), Some(ResourceType::Ae));
+        assert_eq!(
+            ResourceType::from_short_name("m2m:ae"),
+            Some(ResourceType::Ae)
+        );
         assert_eq!(ResourceType::from_ty(999), None);
     }
 

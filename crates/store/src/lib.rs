@@ -36,7 +36,9 @@ pub enum StoreError {
 impl From<StoreError> for CseError {
     fn from(err: StoreError) -> CseError {
         match err {
-            StoreError::Duplicate { .. } => CseError::new(urbis_model::Rsc::Conflict, err.to_string()),
+            StoreError::Duplicate { .. } => {
+                CseError::new(urbis_model::Rsc::Conflict, err.to_string())
+            }
             other => CseError::internal(other.to_string()),
         }
     }
@@ -112,7 +114,11 @@ where
             }),
         }
     }));
-    rx.await.unwrap_or_else(|_| Err(CseError::internal("the store writer stopped before answering")))
+    rx.await.unwrap_or_else(|_| {
+        Err(CseError::internal(
+            "the store writer stopped before answering",
+        ))
+    })
 }
 
 /// Like [`write`], for callers outside async code (start-up). Blocks the thread.
@@ -135,5 +141,9 @@ where
             }),
         }
     }));
-    rx.recv().unwrap_or_else(|_| Err(CseError::internal("the store writer stopped before answering")))
+    rx.recv().unwrap_or_else(|_| {
+        Err(CseError::internal(
+            "the store writer stopped before answering",
+        ))
+    })
 }

@@ -45,8 +45,13 @@ CREATE INDEX IF NOT EXISTS labels_by_resource ON labels (seq);
 const COLUMNS: &str = "ri, ty, path, creator, body";
 
 enum Mode {
-    File { path: PathBuf, readers: Mutex<Vec<Connection>> },
-    Memory { shared: Arc<Mutex<Connection>> },
+    File {
+        path: PathBuf,
+        readers: Mutex<Vec<Connection>>,
+    },
+    Memory {
+        shared: Arc<Mutex<Connection>>,
+    },
 }
 
 pub struct SqliteStore {
@@ -58,7 +63,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (or create) the store in `dir/urbis.db`.
     pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
         let path = dir.join("urbis.db");
         let conn = Connection::open(&path)?;
         conn.execute_batch(
@@ -69,7 +75,10 @@ impl SqliteStore {
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, writer) = spawn_writer(conn);
         Ok(SqliteStore {
-            mode: Mode::File { path, readers: Mutex::new(Vec::new()) },
+            mode: Mode::File {
+                path,
+                readers: Mutex::new(Vec::new()),
+            },
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
         })
@@ -81,13 +90,19 @@ impl SqliteStore {
         migrate(&conn)?;
         let shared = Arc::new(Mutex::new(conn));
         let (jobs, writer) = spawn_writer(shared.clone());
-        Ok(SqliteStore { mode: Mode::Memory { shared }, jobs: Mutex::new(Some(jobs)), writer: Mutex::new(Some(writer)) })
+        Ok(SqliteStore {
+            mode: Mode::Memory { shared },
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(writer)),
+        })
     }
 
     fn open_reader(path: &Path) -> StoreResult<Connection> {
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;")?;
         Ok(conn)
@@ -167,7 +182,11 @@ fn run_job(conn: &Connection, job: WriteJob) -> Option<Completion> {
     let mut txn = SqlTxn { conn };
     let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
     let rollback = !matches!(&outcome, Ok(completion) if !completion.rollback);
-    let end = if rollback { "ROLLBACK TO job; RELEASE job" } else { "RELEASE job" };
+    let end = if rollback {
+        "ROLLBACK TO job; RELEASE job"
+    } else {
+        "RELEASE job"
+    };
     if let Err(err) = conn.execute_batch(end) {
         tracing::error!(%err, "cannot close a savepoint");
     }
@@ -192,13 +211,18 @@ impl Drop for SqliteStore {
 impl Store for SqliteStore {
     fn reader(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
         match &self.mode {
-            Mode::Memory { shared } => Ok(Box::new(SharedReader { guard: shared.lock() })),
+            Mode::Memory { shared } => Ok(Box::new(SharedReader {
+                guard: shared.lock(),
+            })),
             Mode::File { path, readers } => {
                 let conn = match readers.lock().pop() {
                     Some(conn) => conn,
                     None => Self::open_reader(path)?,
                 };
-                Ok(Box::new(PooledReader { conn: Some(conn), pool: readers }))
+                Ok(Box::new(PooledReader {
+                    conn: Some(conn),
+                    pool: readers,
+                }))
             }
         }
     }
@@ -241,17 +265,34 @@ struct SqlTxn<'a> {
 }
 
 fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(String, u32, String, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 fn decode(raw: (String, u32, String, String, String)) -> StoreResult<Resource> {
     let (ri, ty, path, creator, body) = raw;
-    let attrs: Attrs =
-        serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { ri: ri.clone(), reason: e.to_string() })?;
-    Ok(Resource { ty, path, creator, attrs })
+    let attrs: Attrs = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+        ri: ri.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(Resource {
+        ty,
+        path,
+        creator,
+        attrs,
+    })
 }
 
-fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<Resource>> {
+fn query_one(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<Resource>> {
     let mut stmt = conn.prepare_cached(sql)?;
     match stmt.query_row(params, resource_from_row).optional()? {
         Some(raw) => Ok(Some(decode(raw)?)),
@@ -259,7 +300,11 @@ fn query_one(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Sto
     }
 }
 
-fn query_many(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<Resource>> {
+fn query_many(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<Resource>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params, resource_from_row)?;
     let mut out = Vec::new();
@@ -275,7 +320,11 @@ fn subtree_bounds(path: &str) -> (String, String) {
 }
 
 fn read_get(conn: &Connection, ri: &str) -> StoreResult<Option<Resource>> {
-    query_one(conn, &format!("SELECT {COLUMNS} FROM resources WHERE ri = ?1"), [ri])
+    query_one(
+        conn,
+        &format!("SELECT {COLUMNS} FROM resources WHERE ri = ?1"),
+        [ri],
+    )
 }
 
 macro_rules! impl_read_txn {
@@ -363,11 +412,15 @@ fn body_of(resource: &Resource) -> String {
 
 fn map_unique(err: rusqlite::Error) -> StoreError {
     match &err {
-        rusqlite::Error::SqliteFailure(e, Some(msg)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(e, Some(msg))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             if msg.contains("path") {
                 StoreError::Duplicate { what: "name" }
             } else {
-                StoreError::Duplicate { what: "resource ID" }
+                StoreError::Duplicate {
+                    what: "resource ID",
+                }
             }
         }
         _ => StoreError::Database(err),
@@ -392,7 +445,9 @@ impl WriteTxn for SqlTxn<'_> {
         let labels = resource.labels();
         if !labels.is_empty() {
             let seq = self.conn.last_insert_rowid();
-            let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
+            let mut stmt = self
+                .conn
+                .prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
             for label in labels {
                 stmt.execute(params![label, seq])?;
             }
@@ -401,16 +456,27 @@ impl WriteTxn for SqlTxn<'_> {
     }
 
     fn update(&mut self, resource: &Resource) -> StoreResult<()> {
-        let mut stmt =
-            self.conn.prepare_cached("UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1 RETURNING seq")?;
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1 RETURNING seq",
+        )?;
         let seq: Option<i64> = stmt
-            .query_row(params![resource.ri(), resource.et(), body_of(resource)], |row| row.get(0))
+            .query_row(
+                params![resource.ri(), resource.et(), body_of(resource)],
+                |row| row.get(0),
+            )
             .optional()?;
         let Some(seq) = seq else {
-            return Err(StoreError::Corrupt { ri: resource.ri().to_owned(), reason: "updated resource is gone".into() });
+            return Err(StoreError::Corrupt {
+                ri: resource.ri().to_owned(),
+                reason: "updated resource is gone".into(),
+            });
         };
-        self.conn.prepare_cached("DELETE FROM labels WHERE seq = ?1")?.execute([seq])?;
-        let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
+        self.conn
+            .prepare_cached("DELETE FROM labels WHERE seq = ?1")?
+            .execute([seq])?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO labels (lbl, seq) VALUES (?1, ?2)")?;
         for label in resource.labels() {
             stmt.execute(params![label, seq])?;
         }
@@ -449,18 +515,47 @@ mod tests {
         if let serde_json::Value::Object(extra) = extra {
             attrs.extend(extra);
         }
-        Resource { ty, path: path.into(), creator: "CAdmin".into(), attrs }
+        Resource {
+            ty,
+            path: path.into(),
+            creator: "CAdmin".into(),
+            attrs,
+        }
     }
 
     async fn seed(store: &SqliteStore) {
         write(store, |txn| {
             txn.insert(&resource("id-in", "", 5, "cse-in", json!({})))?;
-            txn.insert(&resource("ae1", "id-in", 2, "cse-in/ae1", json!({"lbl": ["a", "b"]})))?;
-            txn.insert(&resource("cnt1", "ae1", 3, "cse-in/ae1/cnt", json!({"et": "20990101T000000,000000"})))?;
+            txn.insert(&resource(
+                "ae1",
+                "id-in",
+                2,
+                "cse-in/ae1",
+                json!({"lbl": ["a", "b"]}),
+            ))?;
+            txn.insert(&resource(
+                "cnt1",
+                "ae1",
+                3,
+                "cse-in/ae1/cnt",
+                json!({"et": "20990101T000000,000000"}),
+            ))?;
             for i in 0..5 {
-                txn.insert(&resource(&format!("cin{i}"), "cnt1", 4, &format!("cse-in/ae1/cnt/cin{i}"), json!({})))?;
+                txn.insert(&resource(
+                    &format!("cin{i}"),
+                    "cnt1",
+                    4,
+                    &format!("cse-in/ae1/cnt/cin{i}"),
+                    json!({}),
+                ))?;
             }
-            txn.insert(&resource("old", "id-in", 3, "cse-in/old", json!({"et": "20000101T000000,000000"})))?;
+            txn.insert(&resource(
+                "old",
+                "id-in",
+                3,
+                "cse-in/old",
+                json!({"et": "20000101T000000,000000"}),
+            ))?;
             Ok(())
         })
         .await
@@ -471,12 +566,24 @@ mod tests {
         seed(store).await;
         let reader = store.reader().unwrap();
         assert_eq!(reader.get("ae1").unwrap().unwrap().path, "cse-in/ae1");
-        assert_eq!(reader.get_by_path("cse-in/ae1/cnt").unwrap().unwrap().ri(), "cnt1");
-        assert_eq!(reader.edge_child("cnt1", 4, true).unwrap().unwrap().ri(), "cin4");
-        assert_eq!(reader.edge_child("cnt1", 4, false).unwrap().unwrap().ri(), "cin0");
+        assert_eq!(
+            reader.get_by_path("cse-in/ae1/cnt").unwrap().unwrap().ri(),
+            "cnt1"
+        );
+        assert_eq!(
+            reader.edge_child("cnt1", 4, true).unwrap().unwrap().ri(),
+            "cin4"
+        );
+        assert_eq!(
+            reader.edge_child("cnt1", 4, false).unwrap().unwrap().ri(),
+            "cin0"
+        );
         assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
         assert_eq!(reader.descendants("cse-in/ae1").unwrap().len(), 6);
-        assert_eq!(reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(), "ae1");
+        assert_eq!(
+            reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(),
+            "ae1"
+        );
         let expired = reader.expired("20260101T000000,000000", 10).unwrap();
         assert_eq!(expired.len(), 1);
         assert_eq!(expired[0].ri(), "old");
@@ -491,14 +598,22 @@ mod tests {
         assert!(failed.is_err());
         assert!(store.reader().unwrap().get("half").unwrap().is_none());
 
-        let dup = write(store, |txn| Ok(txn.insert(&resource("x", "id-in", 3, "cse-in/ae1", json!({})))?)).await;
+        let dup = write(store, |txn| {
+            Ok(txn.insert(&resource("x", "id-in", 3, "cse-in/ae1", json!({})))?)
+        })
+        .await;
         assert_eq!(dup.unwrap_err().rsc, urbis_model::Rsc::Conflict);
 
-        let deleted = write(store, |txn| Ok(txn.delete_tree("cse-in/ae1")?)).await.unwrap();
+        let deleted = write(store, |txn| Ok(txn.delete_tree("cse-in/ae1")?))
+            .await
+            .unwrap();
         assert_eq!(deleted, 7);
         let reader = store.reader().unwrap();
         assert!(reader.get("cin3").unwrap().is_none());
-        assert!(reader.descendants_with_label("cse-in", "a").unwrap().is_empty());
+        assert!(reader
+            .descendants_with_label("cse-in", "a")
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]
@@ -511,9 +626,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         exercise(&store).await;
-        write(&store, |txn| Ok(txn.insert(&resource("keep", "id-in", 3, "cse-in/keep", json!({"lbl": ["k"]})))?))
-            .await
-            .unwrap();
+        write(&store, |txn| {
+            Ok(txn.insert(&resource(
+                "keep",
+                "id-in",
+                3,
+                "cse-in/keep",
+                json!({"lbl": ["k"]}),
+            ))?)
+        })
+        .await
+        .unwrap();
         drop(store);
         let reopened = SqliteStore::open(dir.path()).unwrap();
         let reader = reopened.reader().unwrap();
@@ -530,7 +653,13 @@ mod tests {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 write(store.as_ref(), move |txn| {
-                    txn.insert(&resource(&format!("c{i}"), "id-in", 3, &format!("cse-in/c{i}"), json!({})))?;
+                    txn.insert(&resource(
+                        &format!("c{i}"),
+                        "id-in",
+                        3,
+                        &format!("cse-in/c{i}"),
+                        json!({}),
+                    ))?;
                     Ok(())
                 })
                 .await
@@ -539,6 +668,9 @@ mod tests {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert_eq!(store.reader().unwrap().count_children("id-in", 3).unwrap(), 201);
+        assert_eq!(
+            store.reader().unwrap().count_children("id-in", 3).unwrap(),
+            201
+        );
     }
 }

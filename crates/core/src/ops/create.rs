@@ -1,7 +1,9 @@
 //! CREATE (TS-0004 §7.3.3.x).
 
 use serde_json::{json, Value};
-use urbis_model::{time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
+use urbis_model::{
+    time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc,
+};
 
 use crate::address::{self, Virtual};
 use crate::attributes::{self, check_resource_name, Phase};
@@ -10,20 +12,30 @@ use crate::registry::{self, ReadCtx, WriteCtx};
 use crate::{access, content, ids, Cse};
 
 pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
-    let ty = request.ty.ok_or_else(|| CseError::bad_request("resource type (ty) is missing"))?;
+    let ty = request
+        .ty
+        .ok_or_else(|| CseError::bad_request("resource type (ty) is missing"))?;
     let rcn = content::result_content(&request)?;
     let located = {
         let reader = cse.store().reader()?;
         address::locate(reader.as_ref(), &request.to, cse.config())?
     };
     if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator).await;
+        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
+            .await;
     }
     let (kind, parent, resource) = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
-            Some(Virtual::FanOut(_)) => return Err(CseError::internal("fan-out is handled before this point")),
-            Some(_) => return Err(CseError::new(Rsc::OperationNotAllowed, "cannot create under a virtual resource")),
+            Some(Virtual::FanOut(_)) => {
+                return Err(CseError::internal("fan-out is handled before this point"))
+            }
+            Some(_) => {
+                return Err(CseError::new(
+                    Rsc::OperationNotAllowed,
+                    "cannot create under a virtual resource",
+                ))
+            }
             None => {}
         }
         let parent = located.resource;
@@ -31,27 +43,45 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         let kind = match registry::kind(ty) {
             Some(kind) => kind,
             None if ResourceType::from_ty(ty).is_some() => {
-                return Err(CseError::new(Rsc::NotImplemented, format!("resource type {ty} is not hosted here")))
+                return Err(CseError::new(
+                    Rsc::NotImplemented,
+                    format!("resource type {ty} is not hosted here"),
+                ))
             }
             None => return Err(CseError::bad_request(format!("unknown resource type {ty}"))),
         };
         if !kind.parents.iter().any(|p| p.ty() == parent.ty) {
-            return Err(CseError::new(Rsc::InvalidChildResourceType, format!("type {ty} cannot be created here")));
+            return Err(CseError::new(
+                Rsc::InvalidChildResourceType,
+                format!("type {ty} cannot be created here"),
+            ));
         }
         let (root_key, attrs) = super::single_root(&request)?;
-        let sets = registry::attrs_for_create(kind, root_key)
-            .ok_or_else(|| CseError::bad_request(format!("{root_key} does not match resource type {ty}")))?;
+        let sets = registry::attrs_for_create(kind, root_key).ok_or_else(|| {
+            CseError::bad_request(format!("{root_key} does not match resource type {ty}"))
+        })?;
         attributes::validate(&sets, attrs, Phase::Create)?;
         if kind.ty == ResourceType::MgmtObj
-            && attrs.get("mgd").and_then(Value::as_u64) != crate::resources::mgmt_obj::mgd_for(root_key)
+            && attrs.get("mgd").and_then(Value::as_u64)
+                != crate::resources::mgmt_obj::mgd_for(root_key)
         {
-            return Err(CseError::bad_request("mgd does not match the specialization"));
+            return Err(CseError::bad_request(
+                "mgd does not match the specialization",
+            ));
         }
         let mut resource = build(cse, kind, &parent, attrs, &originator)?;
-        let ctx = ReadCtx { config: cse.config(), reader: reader.as_ref(), request: &request, originator: &originator };
+        let ctx = ReadCtx {
+            config: cse.config(),
+            reader: reader.as_ref(),
+            request: &request,
+            originator: &originator,
+        };
         kind.hooks.validate_create(&ctx, &parent, &mut resource)?;
         if reader.get_by_path(&resource.path)?.is_some() {
-            return Err(CseError::new(Rsc::Conflict, format!("a resource named {} already exists here", resource.rn())));
+            return Err(CseError::new(
+                Rsc::Conflict,
+                format!("a resource named {} already exists here", resource.rn()),
+            ));
         }
         (kind, parent, resource)
     };
@@ -63,9 +93,14 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
     let parent_ri = parent.ri().to_owned();
     let (resource, notifications) = urbis_store::write(cse.store(), move |txn| {
         let mut resource = resource;
-        let mut parent = txn.get(&parent_ri)?.ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
+        let mut parent = txn
+            .get(&parent_ri)?
+            .ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
         if txn.get_by_path(&resource.path)?.is_some() {
-            return Err(CseError::new(Rsc::Conflict, format!("a resource named {} already exists here", resource.rn())));
+            return Err(CseError::new(
+                Rsc::Conflict,
+                format!("a resource named {} already exists here", resource.rn()),
+            ));
         }
         let mut notifications = Vec::new();
         let now = time::now_string();
@@ -82,7 +117,16 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         if parent_changed {
             ctx.txn.update(&parent)?;
         }
-        notify::collect(&mut ctx, parent.ri(), &Event { net: net::CREATE_CHILD, resource: &resource, modified: None })?;
+        notify::collect(
+            &mut ctx,
+            parent.ri(),
+            &Event {
+                net: net::CREATE_CHILD,
+                resource: &resource,
+                modified: None,
+                originator: &creator,
+            },
+        )?;
         Ok((resource, notifications))
     })
     .await?;
@@ -95,7 +139,12 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         content::HIERARCHICAL_ADDRESS => Some(json!({"m2m:uri": shown.path})),
         content::HIERARCHICAL_ADDRESS_ATTRIBUTES => Some(content::resource_and_address(&shown)),
         content::MODIFIED_ATTRIBUTES => {
-            let keys: Vec<String> = shown.attrs.keys().filter(|k| !requested.contains(k)).cloned().collect();
+            let keys: Vec<String> = shown
+                .attrs
+                .keys()
+                .filter(|k| !requested.contains(k))
+                .cloned()
+                .collect();
             Some(content::wrap_selected(&shown, &keys))
         }
         _ => Some(content::wrap(&shown)),
@@ -115,16 +164,24 @@ fn check_create_access(
     parent: &Resource,
     ty: u32,
 ) -> CseResult<()> {
-    if ty == ResourceType::Ae.ty() && parent.ty == ResourceType::CseBase.ty() {
+    if ty == ResourceType::Ae.ty() {
         return Ok(());
     }
     if ty == ResourceType::AccessControlPolicy.ty()
         && parent.ty == ResourceType::CseBase.ty()
-        && reader.get(originator)?.is_some_and(|r| r.ty == ResourceType::Ae.ty())
+        && reader
+            .get(originator)?
+            .is_some_and(|r| r.ty == ResourceType::Ae.ty())
     {
         return Ok(());
     }
-    access::require(cse.config(), reader, originator, parent, Operation::Create.permission_bit())
+    access::require(
+        cse.config(),
+        reader,
+        originator,
+        parent,
+        Operation::Create.permission_bit(),
+    )
 }
 
 /// The new resource from the request's attributes plus what the CSE assigns.
@@ -163,5 +220,10 @@ fn build(
     attrs.insert("ct".into(), json!(now));
     attrs.insert("lt".into(), json!(now));
     attrs.insert("et".into(), json!(et));
-    Ok(Resource { ty: kind.ty.ty(), path: format!("{}/{}", parent.path, rn), creator: originator.to_owned(), attrs })
+    Ok(Resource {
+        ty: kind.ty.ty(),
+        path: format!("{}/{}", parent.path, rn),
+        creator: originator.to_owned(),
+        attrs,
+    })
 }

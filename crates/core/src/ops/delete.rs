@@ -1,6 +1,8 @@
 //! DELETE (TS-0004 §7.3.3.x): a resource and its whole subtree.
 
-use urbis_model::{time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
+use urbis_model::{
+    time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc,
+};
 use urbis_store::WriteTxn;
 
 use crate::address::{self, Virtual};
@@ -15,23 +17,47 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
         address::locate(reader.as_ref(), &request.to, cse.config())?
     };
     if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator).await;
+        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
+            .await;
     }
     let target = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
-            Some(Virtual::FanOut(_)) => return Err(CseError::internal("fan-out is handled before this point")),
+            Some(Virtual::FanOut(_)) => {
+                return Err(CseError::internal("fan-out is handled before this point"))
+            }
             Some(edge @ (Virtual::Latest | Virtual::Oldest)) => {
                 let parent = &located.resource;
-                access::require(cse.config(), reader.as_ref(), &originator, parent, Operation::Delete.permission_bit())?;
-                super::retrieve::latest_or_oldest(cse, reader.as_ref(), parent, edge == Virtual::Latest, &originator)?
+                access::require(
+                    cse.config(),
+                    reader.as_ref(),
+                    &originator,
+                    parent,
+                    Operation::Delete.permission_bit(),
+                )?;
+                super::retrieve::latest_or_oldest(
+                    cse,
+                    reader.as_ref(),
+                    parent,
+                    edge == Virtual::Latest,
+                    &originator,
+                )?
             }
             None => {
                 let target = located.resource;
                 if target.ty == ResourceType::CseBase.ty() {
-                    return Err(CseError::new(Rsc::OperationNotAllowed, "the CSEBase cannot be deleted"));
+                    return Err(CseError::new(
+                        Rsc::OperationNotAllowed,
+                        "the CSEBase cannot be deleted",
+                    ));
                 }
-                access::require(cse.config(), reader.as_ref(), &originator, &target, Operation::Delete.permission_bit())?;
+                access::require(
+                    cse.config(),
+                    reader.as_ref(),
+                    &originator,
+                    &target,
+                    Operation::Delete.permission_bit(),
+                )?;
                 if target.ty == ResourceType::ContentInstance.ty() {
                     super::retrieve::check_instance_retrievable(reader.as_ref(), &target)?;
                 }
@@ -43,21 +69,30 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
     let pc = if rcn == content::NOTHING {
         None
     } else {
-        Some(super::retrieve::shape(cse, &request, &originator, target.clone(), rcn)?)
+        Some(super::retrieve::shape(
+            cse,
+            &request,
+            &originator,
+            target.clone(),
+            rcn,
+        )?)
     };
-    remove(cse, target.ri()).await?;
+    remove(cse, target.ri(), &originator).await?;
     Ok(Response::new(Rsc::Deleted, pc))
 }
 
 /// Delete a resource and its subtree (no access checks: callers decide), then
 /// deliver the notifications it causes.
-pub async fn remove(cse: &Cse, ri: &str) -> CseResult<()> {
+pub async fn remove(cse: &Cse, ri: &str, originator: &str) -> CseResult<()> {
     let ri = ri.to_owned();
+    let originator = originator.to_owned();
     let job_cse = cse.clone();
     let notifications = urbis_store::write(cse.store(), move |txn| {
-        let resource = txn.get(&ri)?.ok_or_else(|| CseError::not_found("the resource is already gone"))?;
+        let resource = txn
+            .get(&ri)?
+            .ok_or_else(|| CseError::not_found("the resource is already gone"))?;
         let mut notifications = Vec::new();
-        remove_in_txn(&job_cse, txn, &resource, &mut notifications)?;
+        remove_in_txn(&job_cse, txn, &resource, &originator, &mut notifications)?;
         Ok(notifications)
     })
     .await?;
@@ -71,13 +106,38 @@ pub(crate) fn remove_in_txn(
     cse: &Cse,
     txn: &mut dyn WriteTxn,
     resource: &Resource,
+    originator: &str,
     notifications: &mut Vec<Notification>,
 ) -> CseResult<()> {
     let now = time::now_string();
     let descendants = txn.descendants(&resource.path)?;
-    let mut ctx = WriteCtx { config: cse.config(), txn, originator: "", now: &now, notifications };
-    notify::collect(&mut ctx, resource.ri(), &Event { net: net::DELETE, resource, modified: None })?;
-    notify::collect(&mut ctx, resource.pi(), &Event { net: net::DELETE_CHILD, resource, modified: None })?;
+    let mut ctx = WriteCtx {
+        config: cse.config(),
+        txn,
+        originator,
+        now: &now,
+        notifications,
+    };
+    notify::collect(
+        &mut ctx,
+        resource.ri(),
+        &Event {
+            net: net::DELETE,
+            resource,
+            modified: None,
+            originator,
+        },
+    )?;
+    notify::collect(
+        &mut ctx,
+        resource.pi(),
+        &Event {
+            net: net::DELETE_CHILD,
+            resource,
+            modified: None,
+            originator,
+        },
+    )?;
     if let Some(kind) = registry::kind(resource.ty) {
         kind.hooks.on_delete(&mut ctx, resource, true)?;
     }
@@ -87,6 +147,11 @@ pub(crate) fn remove_in_txn(
         }
     }
     ctx.txn.delete_tree(&resource.path)?;
-    crate::resources::group::forget_members(ctx.txn, &cse.config().cse_id, resource.ri(), &resource.path)?;
+    crate::resources::group::forget_members(
+        ctx.txn,
+        &cse.config().cse_id,
+        resource.ri(),
+        &resource.path,
+    )?;
     Ok(())
 }

@@ -6,22 +6,31 @@ use urbis_store::ReadTxn;
 
 use crate::address;
 use crate::resources::container;
-use urbis_model::types::PERMISSION_DISCOVERY as DISCOVERY;
 use crate::{access, content, Cse};
+use urbis_model::types::PERMISSION_DISCOVERY as DISCOVERY;
 
 pub fn discover(cse: &Cse, request: &Request, originator: &str) -> CseResult<Response> {
     let rcn = content::result_content(request)?;
     let reader = cse.store().reader()?;
     let located = address::locate(reader.as_ref(), &request.to, cse.config())?;
     if located.virtual_child.is_some() {
-        return Err(CseError::new(Rsc::OperationNotAllowed, "discovery below a virtual resource"));
+        return Err(CseError::new(
+            Rsc::OperationNotAllowed,
+            "discovery below a virtual resource",
+        ));
     }
     let found = matching(cse, reader.as_ref(), request, originator, &located.resource)?;
     let pc = if rcn == content::CHILD_REFERENCES {
-        let refs: Vec<Value> = found.iter().map(|r| content::child_reference(r, request.drt)).collect();
+        let refs: Vec<Value> = found
+            .iter()
+            .map(|r| content::child_reference(r, request.drt))
+            .collect();
         json!({"m2m:rrl": {"rrf": refs}})
     } else {
-        let ids: Vec<String> = found.iter().map(|r| content::identifier(r, request.drt)).collect();
+        let ids: Vec<String> = found
+            .iter()
+            .map(|r| content::identifier(r, request.drt))
+            .collect();
         json!({"m2m:uril": ids})
     };
     Ok(Response::new(Rsc::Ok, Some(pc)))
@@ -38,10 +47,16 @@ pub fn matching(
 ) -> CseResult<Vec<Resource>> {
     let fc = &request.fc;
     let and_labels = fc.fo.unwrap_or(1) == 1 && fc.lbl.len() == 1;
-    let candidates =
-        if and_labels { reader.descendants_with_label(&root.path, &fc.lbl[0])? } else { reader.descendants(&root.path)? };
+    let candidates = if and_labels {
+        reader.descendants_with_label(&root.path, &fc.lbl[0])?
+    } else {
+        reader.descendants(&root.path)?
+    };
     let root_depth = root.path.matches('/').count();
-    let limit = fc.lim.unwrap_or(cse.config().discovery_limit).min(cse.config().discovery_limit) as usize;
+    let limit = fc
+        .lim
+        .unwrap_or(cse.config().discovery_limit)
+        .min(cse.config().discovery_limit) as usize;
     let mut skip = fc.ofst.unwrap_or(1).saturating_sub(1) as usize;
     let mut out = Vec::new();
     let mut hidden_parents: Vec<String> = Vec::new();
@@ -54,7 +69,8 @@ pub fn matching(
                 continue;
             }
         }
-        if candidate.ty == ResourceType::ContentInstance.ty() && instance_hidden(reader, &candidate, &mut hidden_parents)
+        if candidate.ty == ResourceType::ContentInstance.ty()
+            && instance_hidden(reader, &candidate, &mut hidden_parents)
         {
             continue;
         }
@@ -70,7 +86,9 @@ pub fn matching(
         }
         match &fc.arp {
             Some(arp) => {
-                if let Some(target) = reader.get_by_path(&format!("{}/{}", candidate.path, arp.trim_matches('/')))? {
+                if let Some(target) =
+                    reader.get_by_path(&format!("{}/{}", candidate.path, arp.trim_matches('/')))?
+                {
                     out.push(target);
                 }
             }
@@ -81,11 +99,19 @@ pub fn matching(
 }
 
 /// Instances of a container with `disr` are not discoverable.
-fn instance_hidden(reader: &dyn ReadTxn, instance: &Resource, hidden_parents: &mut Vec<String>) -> bool {
+fn instance_hidden(
+    reader: &dyn ReadTxn,
+    instance: &Resource,
+    hidden_parents: &mut Vec<String>,
+) -> bool {
     if hidden_parents.iter().any(|p| p == instance.pi()) {
         return true;
     }
-    let hidden = reader.get(instance.pi()).ok().flatten().is_some_and(|p| container::retrieval_disabled(&p));
+    let hidden = reader
+        .get(instance.pi())
+        .ok()
+        .flatten()
+        .is_some_and(|p| container::retrieval_disabled(&p));
     if hidden {
         hidden_parents.push(instance.pi().to_owned());
     }

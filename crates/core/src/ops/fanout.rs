@@ -20,13 +20,27 @@ pub fn fan_out<'a>(
         }
         {
             let reader = cse.store().reader()?;
-            access::require(cse.config(), reader.as_ref(), originator, group, Operation::Retrieve.permission_bit())?;
+            access::require(
+                cse.config(),
+                reader.as_ref(),
+                originator,
+                group,
+                Operation::Retrieve.permission_bit(),
+            )?;
         }
-        let members: Vec<String> = group.str_list("mid").into_iter().map(str::to_owned).collect();
+        let members: Vec<String> = group
+            .str_list("mid")
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let mut answers = Vec::with_capacity(members.len());
         for member in members {
             let mut sub = request.clone();
-            sub.to = if rest.is_empty() { member.clone() } else { format!("{member}/{rest}") };
+            sub.to = if rest.is_empty() {
+                member.clone()
+            } else {
+                format!("{member}/{rest}")
+            };
             let response = pipeline::handle(cse, sub).await;
             let mut entry = json!({"rsc": response.rsc.code(), "rqi": response.rqi, "fr": member});
             if let Some(pc) = response.pc {
@@ -34,6 +48,9 @@ pub fn fan_out<'a>(
             }
             answers.push(entry);
         }
-        Ok(Response::new(Rsc::Ok, Some(json!({"m2m:agr": {"m2m:rsp": Value::Array(answers)}}))))
+        Ok(Response::new(
+            Rsc::Ok,
+            Some(json!({"m2m:agr": {"m2m:rsp": Value::Array(answers)}})),
+        ))
     })
 }

@@ -49,10 +49,18 @@ pub fn matches(fc: &FilterCriteria, resource: &Resource, reader: &dyn ReadTxn) -
     }
     if !fc.cty.is_empty() {
         let cnf = resource.str_attr("cnf").unwrap_or_default();
-        results.push(fc.cty.iter().any(|c| cnf == c || cnf.split(':').next() == Some(c.as_str())));
+        results.push(
+            fc.cty
+                .iter()
+                .any(|c| cnf == c || cnf.split(':').next() == Some(c.as_str())),
+        );
     }
     if !fc.chty.is_empty() {
-        results.push(fc.chty.iter().any(|t| reader.count_children(resource.ri(), *t).unwrap_or(0) > 0));
+        results.push(
+            fc.chty
+                .iter()
+                .any(|t| reader.count_children(resource.ri(), *t).unwrap_or(0) > 0),
+        );
     }
     if !fc.pty.is_empty() || !fc.palb.is_empty() {
         let parent = reader.get(resource.pi()).ok().flatten();
@@ -60,15 +68,28 @@ pub fn matches(fc: &FilterCriteria, resource: &Resource, reader: &dyn ReadTxn) -
             results.push(parent.as_ref().is_some_and(|p| fc.pty.contains(&p.ty)));
         }
         if !fc.palb.is_empty() {
-            results.push(parent.as_ref().is_some_and(|p| p.labels().iter().any(|l| fc.palb.iter().any(|w| w == l))));
+            results.push(
+                parent
+                    .as_ref()
+                    .is_some_and(|p| p.labels().iter().any(|l| fc.palb.iter().any(|w| w == l))),
+            );
         }
     }
     if !fc.clbl.is_empty() {
         let children = reader.children(resource.ri(), None).unwrap_or_default();
-        results.push(children.iter().any(|c| c.labels().iter().any(|l| fc.clbl.iter().any(|w| w == l))));
+        results.push(
+            children
+                .iter()
+                .any(|c| c.labels().iter().any(|l| fc.clbl.iter().any(|w| w == l))),
+        );
     }
     for (name, wanted) in &fc.atr {
-        results.push(resource.attrs.get(name).is_some_and(|actual| attribute_matches(actual, wanted)));
+        results.push(
+            resource
+                .attrs
+                .get(name)
+                .is_some_and(|actual| attribute_matches(actual, wanted)),
+        );
     }
     match fc.fo.unwrap_or(1) {
         2 => results.iter().any(|r| *r) || results.is_empty(),

@@ -17,23 +17,42 @@ use crate::Cse;
 
 /// The single `{"m2m:xyz": {...}}` entry of a CREATE/UPDATE body.
 pub(crate) fn single_root(request: &Request) -> CseResult<(&str, &Map<String, Value>)> {
-    let pc = request.pc.as_ref().and_then(Value::as_object).ok_or_else(|| CseError::bad_request("content is missing"))?;
+    let pc = request
+        .pc
+        .as_ref()
+        .and_then(Value::as_object)
+        .ok_or_else(|| CseError::bad_request("content is missing"))?;
     if pc.len() != 1 {
-        return Err(CseError::bad_request("content must hold exactly one resource"));
+        return Err(CseError::bad_request(
+            "content must hold exactly one resource",
+        ));
     }
-    let (key, value) = pc.iter().next().ok_or_else(|| CseError::bad_request("content is empty"))?;
-    let attrs = value.as_object().ok_or_else(|| CseError::bad_request("resource content must be an object"))?;
+    let (key, value) = pc
+        .iter()
+        .next()
+        .ok_or_else(|| CseError::bad_request("content is empty"))?;
+    let attrs = value
+        .as_object()
+        .ok_or_else(|| CseError::bad_request("resource content must be an object"))?;
     Ok((key.as_str(), attrs))
 }
 
 /// Resolve a requested `et` (or none) into the one to store: in the future,
 /// no later than the CSE's maximum, no later than the parent's.
-pub(crate) fn settle_expiration(cse: &Cse, requested: Option<&Value>, parent: Option<&Resource>) -> CseResult<String> {
+pub(crate) fn settle_expiration(
+    cse: &Cse,
+    requested: Option<&Value>,
+    parent: Option<&Resource>,
+) -> CseResult<String> {
     let now = time::now();
-    let max = time::format(time::after_ms(now, (cse.max_expiration_secs() as i64).saturating_mul(1000)));
+    let max = time::format(time::after_ms(
+        now,
+        (cse.max_expiration_secs() as i64).saturating_mul(1000),
+    ));
     let mut et = match requested.and_then(Value::as_str) {
         Some(text) => {
-            let ts = time::parse(text).ok_or_else(|| CseError::bad_request(format!("invalid expirationTime {text}")))?;
+            let ts = time::parse(text)
+                .ok_or_else(|| CseError::bad_request(format!("invalid expirationTime {text}")))?;
             if ts < now {
                 return Err(CseError::bad_request("expirationTime is in the past"));
             }

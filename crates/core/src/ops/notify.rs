@@ -11,8 +11,13 @@ pub async fn notify(cse: &Cse, request: Request, _originator: String) -> CseResu
         address::locate(reader.as_ref(), &request.to, cse.config())?.resource
     };
     if target.ty != ResourceType::Ae.ty() {
-        return Err(CseError::new(Rsc::OperationNotAllowed, "only AEs receive notifications"));
+        return Err(CseError::new(
+            Rsc::OperationNotAllowed,
+            "only AEs receive notifications",
+        ));
     }
-    let body = request.pc.ok_or_else(|| CseError::bad_request("a notification needs content"))?;
+    let body = request
+        .pc
+        .ok_or_else(|| CseError::bad_request("a notification needs content"))?;
     cse.notify_and_wait(target.ri(), body).await
 }

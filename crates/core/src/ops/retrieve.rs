@@ -17,26 +17,46 @@ pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseRes
         address::locate(reader.as_ref(), &request.to, cse.config())?
     };
     if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator).await;
+        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
+            .await;
     }
     let target = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
-            Some(Virtual::FanOut(_)) => return Err(CseError::internal("fan-out is handled before this point")),
-            Some(edge @ (Virtual::Latest | Virtual::Oldest)) => {
-                latest_or_oldest(cse, reader.as_ref(), &located.resource, edge == Virtual::Latest, &originator)?
+            Some(Virtual::FanOut(_)) => {
+                return Err(CseError::internal("fan-out is handled before this point"))
             }
+            Some(edge @ (Virtual::Latest | Virtual::Oldest)) => latest_or_oldest(
+                cse,
+                reader.as_ref(),
+                &located.resource,
+                edge == Virtual::Latest,
+                &originator,
+            )?,
             None => {
                 let resource = located.resource;
-                access::require(cse.config(), reader.as_ref(), &originator, &resource, permission)?;
+                access::require(
+                    cse.config(),
+                    reader.as_ref(),
+                    &originator,
+                    &resource,
+                    permission,
+                )?;
                 if resource.ty == ResourceType::ContentInstance.ty() {
                     check_instance_retrievable(reader.as_ref(), &resource)?;
+                } else {
+                    drop(reader);
+                    crate::notify::on_retrieve(cse, &resource, &originator);
                 }
                 resource
             }
         }
     };
-    let target = if target.attrs.contains_key("dcnt") { count_down(cse, target).await? } else { target };
+    let target = if target.attrs.contains_key("dcnt") {
+        count_down(cse, target).await?
+    } else {
+        target
+    };
     let pc = shape(cse, &request, &originator, target, rcn)?;
     Ok(Response::new(Rsc::Ok, Some(pc)))
 }
@@ -49,21 +69,41 @@ pub(crate) fn latest_or_oldest(
     newest: bool,
     originator: &str,
 ) -> CseResult<Resource> {
-    if parent.ty != ResourceType::Container.ty() {
-        return Err(CseError::not_found("la/ol exist only below containers"));
-    }
-    access::require(cse.config(), reader, originator, parent, Operation::Retrieve.permission_bit())?;
+    let Some(instance_ty) = container::instance_type(parent.ty) else {
+        return Err(CseError::not_found(
+            "la/ol exist only below containers and time series",
+        ));
+    };
+    access::require(
+        cse.config(),
+        reader,
+        originator,
+        parent,
+        Operation::Retrieve.permission_bit(),
+    )?;
     if container::retrieval_disabled(parent) {
-        return Err(CseError::new(Rsc::OperationNotAllowed, "retrieval is disabled for this container"));
+        return Err(CseError::new(
+            Rsc::OperationNotAllowed,
+            "retrieval is disabled for this container",
+        ));
     }
     reader
-        .edge_child(parent.ri(), ResourceType::ContentInstance.ty(), newest)?
+        .edge_child(parent.ri(), instance_ty, newest)?
         .ok_or_else(|| CseError::not_found("the container has no instances"))
 }
 
-pub(crate) fn check_instance_retrievable(reader: &dyn ReadTxn, instance: &Resource) -> CseResult<()> {
-    if reader.get(instance.pi())?.is_some_and(|parent| container::retrieval_disabled(&parent)) {
-        return Err(CseError::new(Rsc::OperationNotAllowed, "retrieval is disabled for this container"));
+pub(crate) fn check_instance_retrievable(
+    reader: &dyn ReadTxn,
+    instance: &Resource,
+) -> CseResult<()> {
+    if reader
+        .get(instance.pi())?
+        .is_some_and(|parent| container::retrieval_disabled(&parent))
+    {
+        return Err(CseError::new(
+            Rsc::OperationNotAllowed,
+            "retrieval is disabled for this container",
+        ));
     }
     Ok(())
 }
@@ -73,12 +113,21 @@ async fn count_down(cse: &Cse, instance: Resource) -> CseResult<Resource> {
     let ri = instance.ri().to_owned();
     let cse_for_job = cse.clone();
     let (shown, notifications) = urbis_store::write(cse.store(), move |txn| {
-        let mut current = txn.get(&ri)?.ok_or_else(|| CseError::not_found("the instance is gone"))?;
+        let mut current = txn
+            .get(&ri)?
+            .ok_or_else(|| CseError::not_found("the instance is gone"))?;
         let left = current.u64_attr("dcnt").unwrap_or(1);
         let shown = current.clone();
         let mut notifications = Vec::new();
         if left <= 1 {
-            super::delete::remove_in_txn(&cse_for_job, txn, &current, &mut notifications)?;
+            let originator = cse_for_job.config().cse_id.clone();
+            super::delete::remove_in_txn(
+                &cse_for_job,
+                txn,
+                &current,
+                &originator,
+                &mut notifications,
+            )?;
         } else {
             current.set("dcnt", left - 1);
             txn.update(&current)?;
@@ -91,7 +140,13 @@ async fn count_down(cse: &Cse, instance: Resource) -> CseResult<Resource> {
 }
 
 /// Shape a retrieved (or deleted) resource per `rcn`.
-pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Resource, rcn: u8) -> CseResult<Value> {
+pub(crate) fn shape(
+    cse: &Cse,
+    request: &Request,
+    originator: &str,
+    target: Resource,
+    rcn: u8,
+) -> CseResult<Value> {
     let mut target = target;
     if let Some(kind) = registry::kind(target.ty) {
         kind.hooks.on_retrieve(cse.config(), &mut target);
@@ -106,7 +161,8 @@ pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Reso
             let with_attributes = rcn == content::ATTRIBUTES_AND_CHILDREN;
             let reader = cse.store().reader()?;
             if request.fc.has_conditions() {
-                let matches = super::discovery::matching(cse, reader.as_ref(), request, originator, &target)?;
+                let matches =
+                    super::discovery::matching(cse, reader.as_ref(), request, originator, &target)?;
                 let mut flat = Vec::with_capacity(matches.len());
                 for mut m in matches {
                     m.set("pi", target.ri().to_owned());
@@ -115,7 +171,9 @@ pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Reso
                 let mut tree = content::nest_children(&target, &[], with_attributes);
                 if let Some(Value::Object(inner)) = tree.get_mut(registry::root_key(&target)) {
                     for m in flat {
-                        let entry = inner.entry(registry::root_key(&m).to_owned()).or_insert_with(|| json!([]));
+                        let entry = inner
+                            .entry(registry::root_key(&m).to_owned())
+                            .or_insert_with(|| json!([]));
                         if let Value::Array(list) = entry {
                             list.push(Value::Object(m.attrs));
                         }
@@ -124,7 +182,10 @@ pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Reso
                 Ok(tree)
             } else {
                 let mut all = reader.descendants(&target.path)?;
-                all.retain(|r| access::allowed(cse.config(), reader.as_ref(), originator, r, 2).unwrap_or(false));
+                all.retain(|r| {
+                    access::allowed(cse.config(), reader.as_ref(), originator, r, 2)
+                        .unwrap_or(false)
+                });
                 Ok(content::nest_children(&target, &all, with_attributes))
             }
         }
@@ -132,12 +193,17 @@ pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Reso
             let reader = cse.store().reader()?;
             let children = if request.fc.has_conditions() {
                 super::discovery::matching(cse, reader.as_ref(), request, originator, &target)?
-            } else if target.ty == ResourceType::Container.ty() && container::retrieval_disabled(&target) {
+            } else if target.ty == ResourceType::Container.ty()
+                && container::retrieval_disabled(&target)
+            {
                 Vec::new()
             } else {
                 reader.children(target.ri(), None)?
             };
-            let refs: Vec<Value> = children.iter().map(|c| content::child_reference(c, request.drt)).collect();
+            let refs: Vec<Value> = children
+                .iter()
+                .map(|c| content::child_reference(c, request.drt))
+                .collect();
             if rcn == content::CHILD_REFERENCES {
                 Ok(json!({"m2m:rrl": {"rrf": refs}}))
             } else {
@@ -148,6 +214,8 @@ pub(crate) fn shape(cse: &Cse, request: &Request, originator: &str, target: Reso
                 Ok(wrapped)
             }
         }
-        _ => Err(CseError::bad_request(format!("result content {rcn} is not supported here"))),
+        _ => Err(CseError::bad_request(format!(
+            "result content {rcn} is not supported here"
+        ))),
     }
 }

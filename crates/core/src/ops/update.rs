@@ -1,7 +1,9 @@
 //! UPDATE (TS-0004 §7.3.3.x).
 
 use serde_json::Value;
-use urbis_model::{time, Attrs, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
+use urbis_model::{
+    time, Attrs, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc,
+};
 use urbis_store::ReadTxn;
 
 use crate::address::{self, Virtual};
@@ -17,32 +19,56 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
         address::locate(reader.as_ref(), &request.to, cse.config())?
     };
     if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator).await;
+        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
+            .await;
     }
     let (kind, current, changes) = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
-            Some(Virtual::FanOut(_)) => return Err(CseError::internal("fan-out is handled before this point")),
-            Some(_) => return Err(CseError::new(Rsc::OperationNotAllowed, "latest/oldest cannot be updated")),
+            Some(Virtual::FanOut(_)) => {
+                return Err(CseError::internal("fan-out is handled before this point"))
+            }
+            Some(_) => {
+                return Err(CseError::new(
+                    Rsc::OperationNotAllowed,
+                    "latest/oldest cannot be updated",
+                ))
+            }
             None => {}
         }
         let current = located.resource;
-        if current.ty == ResourceType::CseBase.ty() || current.ty == ResourceType::ContentInstance.ty() {
-            return Err(CseError::new(Rsc::OperationNotAllowed, "this resource cannot be updated"));
+        if current.ty == ResourceType::CseBase.ty()
+            || current.ty == ResourceType::ContentInstance.ty()
+        {
+            return Err(CseError::new(
+                Rsc::OperationNotAllowed,
+                "this resource cannot be updated",
+            ));
         }
-        let kind = registry::kind(current.ty).ok_or_else(|| CseError::internal("stored resource of unknown type"))?;
+        let kind = registry::kind(current.ty)
+            .ok_or_else(|| CseError::internal("stored resource of unknown type"))?;
         let (root_key, changes) = super::single_root(&request)?;
         check_update_access(cse, reader.as_ref(), &originator, &current, changes)?;
         if root_key != registry::root_key(&current) {
-            return Err(CseError::bad_request(format!("{root_key} does not match the target's type")));
+            return Err(CseError::bad_request(format!(
+                "{root_key} does not match the target's type"
+            )));
         }
         attributes::validate(&registry::attrs_of(kind, &current), changes, Phase::Update)?;
-        let ctx = ReadCtx { config: cse.config(), reader: reader.as_ref(), request: &request, originator: &originator };
+        let ctx = ReadCtx {
+            config: cse.config(),
+            reader: reader.as_ref(),
+            request: &request,
+            originator: &originator,
+        };
         kind.hooks.validate_update(&ctx, &current, changes)?;
         (kind, current, changes.clone())
     };
     let parent_et = if changes.contains_key("et") {
-        cse.store().reader()?.get(current.pi())?.and_then(|p| p.et().map(str::to_owned))
+        cse.store()
+            .reader()?
+            .get(current.pi())?
+            .and_then(|p| p.et().map(str::to_owned))
     } else {
         None
     };
@@ -51,21 +77,35 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
     if let Some(verification) = kind.hooks.verify_update(cse, &preview, &changes) {
         verification.await?;
     }
+    crate::notify::blocking_update(cse, &current, &changes, &originator).await?;
 
     let job_cse = cse.clone();
     let ri = current.ri().to_owned();
     let job_changes = changes.clone();
     let job_originator = originator.clone();
     let (updated, notifications) = urbis_store::write(cse.store(), move |txn| {
-        let mut resource = txn.get(&ri)?.ok_or_else(|| CseError::not_found("the resource is gone"))?;
+        let mut resource = txn
+            .get(&ri)?
+            .ok_or_else(|| CseError::not_found("the resource is gone"))?;
+        let previous = resource.clone();
         apply_changes(&job_cse, &mut resource, &job_changes, parent_et.as_deref())?;
         let mut notifications = Vec::new();
         let now = time::now_string();
-        let mut ctx =
-            WriteCtx { config: job_cse.config(), txn, originator: &job_originator, now: &now, notifications: &mut notifications };
-        kind.hooks.on_update(&mut ctx, &mut resource)?;
+        let mut ctx = WriteCtx {
+            config: job_cse.config(),
+            txn,
+            originator: &job_originator,
+            now: &now,
+            notifications: &mut notifications,
+        };
+        kind.hooks.on_update(&mut ctx, &previous, &mut resource)?;
         ctx.txn.update(&resource)?;
-        let event = Event { net: net::UPDATE, resource: &resource, modified: Some(&job_changes) };
+        let event = Event {
+            net: net::UPDATE,
+            resource: &resource,
+            modified: Some(&job_changes),
+            originator: &job_originator,
+        };
         notify::collect(&mut ctx, &ri, &event)?;
         Ok((resource, notifications))
     })
@@ -92,15 +132,29 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
 
 /// Apply an UPDATE's attributes: null removes (and `et` falls back to the
 /// default), values replace.
-fn apply_changes(cse: &Cse, resource: &mut Resource, changes: &Attrs, parent_et: Option<&str>) -> CseResult<()> {
+fn apply_changes(
+    cse: &Cse,
+    resource: &mut Resource,
+    changes: &Attrs,
+    parent_et: Option<&str>,
+) -> CseResult<()> {
     for (sn, value) in changes {
         if sn == "et" {
             let parent = parent_et.map(|et| {
-                let mut p = Resource { ty: 0, path: String::new(), creator: String::new(), attrs: Attrs::new() };
+                let mut p = Resource {
+                    ty: 0,
+                    path: String::new(),
+                    creator: String::new(),
+                    attrs: Attrs::new(),
+                };
                 p.set("et", et.to_owned());
                 p
             });
-            let et = super::settle_expiration(cse, Some(value).filter(|v| !v.is_null()), parent.as_ref())?;
+            let et = super::settle_expiration(
+                cse,
+                Some(value).filter(|v| !v.is_null()),
+                parent.as_ref(),
+            )?;
             resource.set("et", et);
         } else if value.is_null() {
             resource.attrs.remove(sn);
@@ -131,15 +185,21 @@ fn check_update_access(
     }
     match acpi {
         Value::Null => {}
-        Value::Array(list) if list.is_empty() => return Err(CseError::bad_request("acpi cannot be emptied; use null")),
+        Value::Array(list) if list.is_empty() => {
+            return Err(CseError::bad_request("acpi cannot be emptied; use null"))
+        }
         Value::Array(list) => {
             for id in list {
-                let id = id.as_str().ok_or_else(|| CseError::bad_request("acpi entries must be strings"))?;
+                let id = id
+                    .as_str()
+                    .ok_or_else(|| CseError::bad_request("acpi entries must be strings"))?;
                 let found = address::locate(reader, id, cse.config())
                     .ok()
                     .is_some_and(|l| l.resource.ty == ResourceType::AccessControlPolicy.ty());
                 if !found {
-                    return Err(CseError::bad_request(format!("access control policy {id} does not exist")));
+                    return Err(CseError::bad_request(format!(
+                        "access control policy {id} does not exist"
+                    )));
                 }
             }
         }
@@ -159,5 +219,7 @@ fn check_update_access(
             }
         }
     }
-    Err(CseError::no_privilege("changing acpi needs UPDATE rights in the policies' pvs"))
+    Err(CseError::no_privilege(
+        "changing acpi needs UPDATE rights in the policies' pvs",
+    ))
 }

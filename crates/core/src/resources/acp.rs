@@ -4,8 +4,8 @@
 use urbis_model::{Attrs, CseError, CseResult, Resource, ResourceType};
 
 use crate::access::validate_rules;
-use crate::attributes::{AttrDef, ANNOUNCE, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ANNOUNCE, UNIVERSAL};
 use crate::registry::{Hooks, Kind, ReadCtx};
 
 const OWN: &[AttrDef] = &[
@@ -19,7 +19,11 @@ const OWN: &[AttrDef] = &[
 pub static KIND: Kind = Kind {
     ty: ResourceType::AccessControlPolicy,
     attrs: &[UNIVERSAL, ANNOUNCE, OWN],
-    parents: &[ResourceType::CseBase, ResourceType::Ae, ResourceType::RemoteCse],
+    parents: &[
+        ResourceType::CseBase,
+        ResourceType::Ae,
+        ResourceType::RemoteCse,
+    ],
     own_acpi: true,
     id_prefix: "acp",
     hooks: &AcpHooks,
@@ -28,11 +32,21 @@ pub static KIND: Kind = Kind {
 struct AcpHooks;
 
 impl Hooks for AcpHooks {
-    fn validate_create(&self, _ctx: &ReadCtx<'_>, _parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        _parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         check(&resource.attrs)
     }
 
-    fn validate_update(&self, _ctx: &ReadCtx<'_>, _current: &Resource, changes: &Attrs) -> CseResult<()> {
+    fn validate_update(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        _current: &Resource,
+        changes: &Attrs,
+    ) -> CseResult<()> {
         if changes.get("pvs").is_some_and(|v| v.is_null()) {
             return Err(CseError::bad_request("pvs cannot be removed"));
         }

@@ -43,8 +43,16 @@ const SERIALIZATIONS: &[&str] = &["application/json", "application/cbor", "appli
 struct AeHooks;
 
 impl Hooks for AeHooks {
-    fn validate_create(&self, ctx: &ReadCtx<'_>, _parent: &Resource, resource: &mut Resource) -> CseResult<()> {
-        check_app_id(resource.str_attr("api").unwrap_or_default(), ctx.request.rvi.as_deref())?;
+    fn validate_create(
+        &self,
+        ctx: &ReadCtx<'_>,
+        _parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
+        check_app_id(
+            resource.str_attr("api").unwrap_or_default(),
+            ctx.request.rvi.as_deref(),
+        )?;
         check_serializations(resource)?;
         check_release_versions(resource, &ctx.config.release_versions)?;
         let aei = assign_ae_id(ctx)?;
@@ -55,7 +63,11 @@ impl Hooks for AeHooks {
             ));
         }
         if resource.attrs.get("rn").is_none_or(Value::is_null) {
-            let parent_path = resource.path.rsplit_once('/').map(|(p, _)| p.to_owned()).unwrap_or_default();
+            let parent_path = resource
+                .path
+                .rsplit_once('/')
+                .map(|(p, _)| p.to_owned())
+                .unwrap_or_default();
             resource.set("rn", aei.clone());
             resource.path = format!("{parent_path}/{aei}");
         }
@@ -65,7 +77,12 @@ impl Hooks for AeHooks {
         Ok(())
     }
 
-    fn validate_update(&self, _ctx: &ReadCtx<'_>, current: &Resource, changes: &urbis_model::Attrs) -> CseResult<()> {
+    fn validate_update(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        current: &Resource,
+        changes: &urbis_model::Attrs,
+    ) -> CseResult<()> {
         let mut probe = current.clone();
         for (k, v) in changes {
             probe.attrs.insert(k.clone(), v.clone());
@@ -98,18 +115,23 @@ fn assign_ae_id(ctx: &ReadCtx<'_>) -> CseResult<String> {
 /// before 4 also accepted a lower-case `r`.
 fn check_app_id(api: &str, rvi: Option<&str>) -> CseResult<()> {
     let old_release = matches!(rvi, Some("1" | "2" | "2a" | "3"));
-    let ok = api.len() > 1 && (api.starts_with('R') || api.starts_with('N') || (old_release && api.starts_with('r')));
+    let ok = api.len() > 1
+        && (api.starts_with('R') || api.starts_with('N') || (old_release && api.starts_with('r')));
     if ok {
         Ok(())
     } else {
-        Err(CseError::bad_request(format!("invalid App-ID {api:?}: must start with R or N")))
+        Err(CseError::bad_request(format!(
+            "invalid App-ID {api:?}: must start with R or N"
+        )))
     }
 }
 
 fn check_serializations(resource: &Resource) -> CseResult<()> {
     for csz in resource.str_list("csz") {
         if !SERIALIZATIONS.contains(&csz) {
-            return Err(CseError::bad_request(format!("unsupported content serialization {csz:?}")));
+            return Err(CseError::bad_request(format!(
+                "unsupported content serialization {csz:?}"
+            )));
         }
     }
     Ok(())
@@ -118,7 +140,9 @@ fn check_serializations(resource: &Resource) -> CseResult<()> {
 fn check_release_versions(resource: &Resource, supported: &[String]) -> CseResult<()> {
     let declared = resource.str_list("srv");
     if declared.iter().any(|v| !supported.iter().any(|s| s == v)) {
-        return Err(CseError::bad_request(format!("srv lists an unsupported release version: {declared:?}")));
+        return Err(CseError::bad_request(format!(
+            "srv lists an unsupported release version: {declared:?}"
+        )));
     }
     Ok(())
 }

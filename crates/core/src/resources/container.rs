@@ -5,8 +5,8 @@
 use serde_json::Value;
 use urbis_model::{CseResult, Resource, ResourceType};
 
-use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::registry::{Hooks, Kind, WriteCtx};
 
 const OWN: &[AttrDef] = &[
@@ -25,7 +25,12 @@ const OWN: &[AttrDef] = &[
 pub static KIND: Kind = Kind {
     ty: ResourceType::Container,
     attrs: &[UNIVERSAL, ACPI, ANNOUNCE, CREATOR, OWN],
-    parents: &[ResourceType::CseBase, ResourceType::Ae, ResourceType::Container, ResourceType::RemoteCse],
+    parents: &[
+        ResourceType::CseBase,
+        ResourceType::Ae,
+        ResourceType::Container,
+        ResourceType::RemoteCse,
+    ],
     own_acpi: true,
     id_prefix: "cnt",
     hooks: &ContainerHooks,
@@ -34,19 +39,32 @@ pub static KIND: Kind = Kind {
 struct ContainerHooks;
 
 impl Hooks for ContainerHooks {
-    fn on_create(&self, _ctx: &mut WriteCtx<'_>, _parent: &mut Resource, resource: &mut Resource) -> CseResult<bool> {
+    fn on_create(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _parent: &mut Resource,
+        resource: &mut Resource,
+    ) -> CseResult<bool> {
         resource.set("cni", 0);
         resource.set("cbs", 0);
         resource.set("st", 0);
         Ok(false)
     }
 
-    fn on_update(&self, ctx: &mut WriteCtx<'_>, resource: &mut Resource) -> CseResult<()> {
+    fn on_update(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        previous: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         let st = resource.u64_attr("st").unwrap_or(0);
         resource.set("st", st + 1);
-        if retrieval_disabled(resource) {
-            // Instances of a container whose retrieval is disabled are gone for good.
-            for instance in ctx.txn.children(resource.ri(), Some(ResourceType::ContentInstance.ty()))? {
+        if retrieval_disabled(previous) && !retrieval_disabled(resource) {
+            // Instances stored while retrieval was disabled are never released.
+            for instance in ctx
+                .txn
+                .children(resource.ri(), Some(ResourceType::ContentInstance.ty()))?
+            {
                 ctx.txn.delete_tree(&instance.path)?;
             }
             resource.set("cni", 0);
@@ -56,9 +74,23 @@ impl Hooks for ContainerHooks {
     }
 }
 
+/// The instance type a holder keeps: contentInstance in a container,
+/// timeSeriesInstance in a timeSeries.
+pub fn instance_type(holder_ty: u32) -> Option<u32> {
+    match ResourceType::from_ty(holder_ty)? {
+        ResourceType::Container => Some(ResourceType::ContentInstance.ty()),
+        ResourceType::TimeSeries => Some(ResourceType::TimeSeriesInstance.ty()),
+        _ => None,
+    }
+}
+
 /// `disr`: instances may not be retrieved or deleted one by one.
 pub fn retrieval_disabled(container: &Resource) -> bool {
-    container.attrs.get("disr").and_then(Value::as_bool).unwrap_or(false)
+    container
+        .attrs
+        .get("disr")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Drop the oldest instances until `cni <= mni` and `cbs <= mbs`.
@@ -70,8 +102,11 @@ pub fn enforce_limits(ctx: &mut WriteCtx<'_>, container: &mut Resource) -> CseRe
     }
     let mut cni = container.u64_attr("cni").unwrap_or(0);
     let mut cbs = container.u64_attr("cbs").unwrap_or(0);
+    let Some(instance_ty) = instance_type(container.ty) else {
+        return Ok(());
+    };
     while mni.is_some_and(|m| cni > m) || mbs.is_some_and(|m| cbs > m) {
-        let Some(oldest) = ctx.txn.edge_child(container.ri(), ResourceType::ContentInstance.ty(), false)? else {
+        let Some(oldest) = ctx.txn.edge_child(container.ri(), instance_ty, false)? else {
             break;
         };
         ctx.txn.delete_tree(&oldest.path)?;
@@ -90,4 +125,3 @@ pub fn instance_removed(container: &mut Resource, size: u64) {
     container.set("cni", cni.saturating_sub(1));
     container.set("cbs", cbs.saturating_sub(size));
 }
-

@@ -3,10 +3,10 @@
 use serde_json::Value;
 use urbis_model::{time, CseError, CseResult, Resource, ResourceType, Rsc};
 
+use crate::attr;
 use crate::attributes::{AttrDef, ANNOUNCE, CREATOR};
 use crate::registry::{Hooks, Kind, ReadCtx, WriteCtx};
 use crate::resources::container;
-use crate::attr;
 
 const OWN: &[AttrDef] = &[
     attr!("ty", NonNegInt, NP, NP),
@@ -41,21 +41,34 @@ pub static KIND: Kind = Kind {
 struct ContentInstanceHooks;
 
 impl Hooks for ContentInstanceHooks {
-    fn validate_create(&self, _ctx: &ReadCtx<'_>, parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         if resource.attrs.get("con").is_none() && resource.attrs.get("conr").is_none() {
-            return Err(CseError::bad_request("a contentInstance needs con (or conr)"));
+            return Err(CseError::bad_request(
+                "a contentInstance needs con (or conr)",
+            ));
         }
         if let Some(cnf) = resource.str_attr("cnf") {
             check_content_info(cnf)?;
         }
         let size = content_size(resource.attrs.get("con"));
         if parent.u64_attr("mbs").is_some_and(|mbs| size > mbs) {
-            return Err(CseError::new(Rsc::NotAcceptable, format!("content of {size} bytes exceeds the container's mbs")));
+            return Err(CseError::new(
+                Rsc::NotAcceptable,
+                format!("content of {size} bytes exceeds the container's mbs"),
+            ));
         }
         resource.set("cs", size);
         // mia: an instance lives no longer than the container allows
         if let Some(mia) = parent.u64_attr("mia") {
-            let limit = time::format(time::after_ms(time::now(), (mia as i64).saturating_mul(1000)));
+            let limit = time::format(time::after_ms(
+                time::now(),
+                (mia as i64).saturating_mul(1000),
+            ));
             if resource.et().is_none_or(|et| et > limit.as_str()) {
                 resource.set("et", limit);
             }
@@ -63,17 +76,30 @@ impl Hooks for ContentInstanceHooks {
         Ok(())
     }
 
-    fn on_create(&self, ctx: &mut WriteCtx<'_>, parent: &mut Resource, resource: &mut Resource) -> CseResult<bool> {
+    fn on_create(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        parent: &mut Resource,
+        resource: &mut Resource,
+    ) -> CseResult<bool> {
         let st = parent.u64_attr("st").unwrap_or(0) + 1;
         parent.set("st", st);
         resource.set("st", st);
         parent.set("cni", parent.u64_attr("cni").unwrap_or(0) + 1);
-        parent.set("cbs", parent.u64_attr("cbs").unwrap_or(0) + resource.u64_attr("cs").unwrap_or(0));
+        parent.set(
+            "cbs",
+            parent.u64_attr("cbs").unwrap_or(0) + resource.u64_attr("cs").unwrap_or(0),
+        );
         container::enforce_limits(ctx, parent)?;
         Ok(true)
     }
 
-    fn on_delete(&self, ctx: &mut WriteCtx<'_>, resource: &Resource, root_of_delete: bool) -> CseResult<()> {
+    fn on_delete(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        resource: &Resource,
+        root_of_delete: bool,
+    ) -> CseResult<()> {
         if !root_of_delete {
             return Ok(()); // the container goes with it
         }
@@ -103,7 +129,9 @@ fn check_content_info(cnf: &str) -> CseResult<()> {
         return Err(bad());
     }
     let (media, encoding) = (parts[0], parts[1]);
-    let media_ok = media.split_once('/').is_some_and(|(t, s)| !t.is_empty() && !s.is_empty());
+    let media_ok = media
+        .split_once('/')
+        .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty());
     if !media_ok || !matches!(encoding, "0" | "1" | "2") {
         return Err(bad());
     }
@@ -124,7 +152,13 @@ mod tests {
     fn content_info() {
         assert!(check_content_info("text/plain:0").is_ok());
         assert!(check_content_info("application/json:1").is_ok());
-        for bad in ["text", "text:0", "text/plain", "text/plain:0:0:0", "text/plain:9"] {
+        for bad in [
+            "text",
+            "text:0",
+            "text/plain",
+            "text/plain:0:0:0",
+            "text/plain:9",
+        ] {
             assert!(check_content_info(bad).is_err(), "{bad}");
         }
     }

@@ -58,6 +58,8 @@ const SUPPORTED_TYPES: &[ResourceType] = &[
     ResourceType::MgmtObj,
     ResourceType::Node,
     ResourceType::Subscription,
+    ResourceType::TimeSeries,
+    ResourceType::TimeSeriesInstance,
 ];
 
 /// Create the CSEBase on first start; refresh what the configuration decides
@@ -89,8 +91,12 @@ pub fn ensure(cse: &Cse) -> CseResult<()> {
             attrs.insert("poa".into(), json!(config.point_of_access));
             attrs.insert("srt".into(), json!(srt));
             attrs.insert("srv".into(), json!(config.release_versions));
-            let mut base =
-                Resource { ty: ResourceType::CseBase.ty(), path: config.cse_name.clone(), creator: config.admin_originator.clone(), attrs };
+            let mut base = Resource {
+                ty: ResourceType::CseBase.ty(),
+                path: config.cse_name.clone(),
+                creator: config.admin_originator.clone(),
+                attrs,
+            };
             base.path = config.cse_name.clone();
             return urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.insert(&base)?));
         }

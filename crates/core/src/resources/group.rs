@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use urbis_model::{Attrs, CseError, CseResult, Resource, ResourceType, Rsc};
 
-use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::registry::{Hooks, Kind, ReadCtx, WriteCtx};
 
 const OWN: &[AttrDef] = &[
@@ -25,7 +25,11 @@ const OWN: &[AttrDef] = &[
 pub static KIND: Kind = Kind {
     ty: ResourceType::Group,
     attrs: &[UNIVERSAL, ACPI, ANNOUNCE, CREATOR, OWN],
-    parents: &[ResourceType::CseBase, ResourceType::Ae, ResourceType::RemoteCse],
+    parents: &[
+        ResourceType::CseBase,
+        ResourceType::Ae,
+        ResourceType::RemoteCse,
+    ],
     own_acpi: true,
     id_prefix: "grp",
     hooks: &GroupHooks,
@@ -41,18 +45,30 @@ const SET_MIXED: u64 = 3;
 struct GroupHooks;
 
 impl Hooks for GroupHooks {
-    fn validate_create(&self, ctx: &ReadCtx<'_>, _parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        ctx: &ReadCtx<'_>,
+        _parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         if resource.attrs.get("mt").is_none() {
             resource.set("mt", MIXED);
         }
         let csy = resource.u64_attr("csy").unwrap_or(ABANDON_MEMBER);
         if !(ABANDON_MEMBER..=SET_MIXED).contains(&csy) {
-            return Err(CseError::bad_request(format!("invalid consistencyStrategy {csy}")));
+            return Err(CseError::bad_request(format!(
+                "invalid consistencyStrategy {csy}"
+            )));
         }
         settle_members(ctx, resource)
     }
 
-    fn validate_update(&self, ctx: &ReadCtx<'_>, current: &Resource, changes: &Attrs) -> CseResult<()> {
+    fn validate_update(
+        &self,
+        ctx: &ReadCtx<'_>,
+        current: &Resource,
+        changes: &Attrs,
+    ) -> CseResult<()> {
         let mut probe = current.clone();
         for (k, v) in changes {
             probe.attrs.insert(k.clone(), v.clone());
@@ -60,7 +76,12 @@ impl Hooks for GroupHooks {
         settle_members(ctx, &mut probe)
     }
 
-    fn on_update(&self, _ctx: &mut WriteCtx<'_>, resource: &mut Resource) -> CseResult<()> {
+    fn on_update(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _previous: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         let mut members: Vec<String> = Vec::new();
         for id in resource.str_list("mid") {
             if !members.iter().any(|m| m == id) {
@@ -83,13 +104,18 @@ fn settle_members(ctx: &ReadCtx<'_>, group: &mut Resource) -> CseResult<()> {
     }
     let mnm = group.u64_attr("mnm").unwrap_or(u64::MAX);
     if members.len() as u64 > mnm {
-        return Err(CseError::new(Rsc::MaxNumberOfMemberExceeded, "more members than maxNrOfMembers"));
+        return Err(CseError::new(
+            Rsc::MaxNumberOfMemberExceeded,
+            "more members than maxNrOfMembers",
+        ));
     }
     let mt = group.u64_attr("mt").unwrap_or(MIXED);
     let csy = group.u64_attr("csy").unwrap_or(ABANDON_MEMBER);
     let mut kept = Vec::with_capacity(members.len());
     for id in members {
-        let member = crate::address::locate(ctx.reader, &id, ctx.config).ok().map(|l| l.resource);
+        let member = crate::address::locate(ctx.reader, &id, ctx.config)
+            .ok()
+            .map(|l| l.resource);
         let type_ok = match &member {
             Some(m) => mt == MIXED || u64::from(m.ty) == mt,
             // members on other CSEs cannot be checked here; keep them
@@ -101,7 +127,10 @@ fn settle_members(ctx: &ReadCtx<'_>, group: &mut Resource) -> CseResult<()> {
         }
         match csy {
             ABANDON_GROUP => {
-                return Err(CseError::new(Rsc::GroupMemberTypeInconsistent, format!("member {id} has the wrong type")))
+                return Err(CseError::new(
+                    Rsc::GroupMemberTypeInconsistent,
+                    format!("member {id} has the wrong type"),
+                ))
             }
             SET_MIXED => {
                 group.set("mt", MIXED);
@@ -117,7 +146,12 @@ fn settle_members(ctx: &ReadCtx<'_>, group: &mut Resource) -> CseResult<()> {
 }
 
 /// Drop a deleted resource from every group that lists it.
-pub fn forget_members(txn: &mut dyn urbis_store::WriteTxn, cse_id: &str, ri: &str, path: &str) -> CseResult<()> {
+pub fn forget_members(
+    txn: &mut dyn urbis_store::WriteTxn,
+    cse_id: &str,
+    ri: &str,
+    path: &str,
+) -> CseResult<()> {
     let sp_prefix = format!("{cse_id}/");
     for mut group in txn.of_type(ResourceType::Group.ty())? {
         let members = group.str_list("mid");

@@ -4,8 +4,8 @@
 use serde_json::Value;
 use urbis_model::{CseError, CseResult, Resource, ResourceType};
 
-use crate::attributes::{AttrDef, ACPI, ANNOUNCE, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ACPI, ANNOUNCE, UNIVERSAL};
 use crate::registry::{Hooks, Kind, ReadCtx};
 
 /// Attributes every specialization has.
@@ -110,12 +110,18 @@ pub static KIND: Kind = Kind {
 
 /// The short name of a specialization (`m2m:bat` for 1006).
 pub fn short_name(mgd: u64) -> Option<&'static str> {
-    SPECIALIZATIONS.iter().find(|(m, _, _)| *m == mgd).map(|(_, sn, _)| *sn)
+    SPECIALIZATIONS
+        .iter()
+        .find(|(m, _, _)| *m == mgd)
+        .map(|(_, sn, _)| *sn)
 }
 
 /// The specialization's `mgd` for a root key.
 pub fn mgd_for(root_key: &str) -> Option<u64> {
-    SPECIALIZATIONS.iter().find(|(_, sn, _)| *sn == root_key).map(|(m, _, _)| *m)
+    SPECIALIZATIONS
+        .iter()
+        .find(|(_, sn, _)| *sn == root_key)
+        .map(|(m, _, _)| *m)
 }
 
 /// Attribute sets of a specialization.
@@ -127,14 +133,23 @@ pub fn specialization_attrs(mgd: u64) -> Option<[&'static [AttrDef]; 5]> {
 struct MgmtObjHooks;
 
 impl Hooks for MgmtObjHooks {
-    fn validate_create(&self, _ctx: &ReadCtx<'_>, _parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        _parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         match resource.attrs.get("mgd").and_then(Value::as_u64) {
             Some(mgd) if short_name(mgd).is_some() => Ok(()),
-            other => Err(CseError::bad_request(format!("unsupported mgmtDefinition {other:?}"))),
+            other => Err(CseError::bad_request(format!(
+                "unsupported mgmtDefinition {other:?}"
+            ))),
         }
     }
 }
 
 pub fn is_specialization_attribute(sn: &str) -> bool {
-    SPECIALIZATIONS.iter().any(|(_, _, attrs)| attrs.iter().any(|d| d.sn == sn))
+    SPECIALIZATIONS
+        .iter()
+        .any(|(_, _, attrs)| attrs.iter().any(|d| d.sn == sn))
 }

@@ -6,6 +6,7 @@ pub mod container;
 pub mod content_instance;
 pub mod cse_base;
 pub mod group;
-pub mod subscription;
 pub mod mgmt_obj;
 pub mod node;
+pub mod subscription;
+pub mod time_series;

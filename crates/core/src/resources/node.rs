@@ -2,8 +2,8 @@
 
 use urbis_model::ResourceType;
 
-use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ACPI, ANNOUNCE, CREATOR, UNIVERSAL};
 use crate::registry::{Hooks, Kind};
 
 const OWN: &[AttrDef] = &[

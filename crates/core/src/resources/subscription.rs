@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 use urbis_model::{Attrs, CseError, CseResult, Resource, ResourceType, Rsc};
 
-use crate::attributes::{AttrDef, ACPI, CREATOR, UNIVERSAL};
 use crate::attr;
+use crate::attributes::{AttrDef, ACPI, CREATOR, UNIVERSAL};
 use crate::notify::{net, Notification};
 use crate::registry::{self, BoxFuture, Hooks, Kind, ReadCtx, WriteCtx};
 use crate::Cse;
@@ -55,28 +55,58 @@ pub static KIND: Kind = Kind {
 struct SubscriptionHooks;
 
 impl Hooks for SubscriptionHooks {
-    fn validate_create(&self, _ctx: &ReadCtx<'_>, parent: &Resource, resource: &mut Resource) -> CseResult<()> {
+    fn validate_create(
+        &self,
+        _ctx: &ReadCtx<'_>,
+        parent: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         if resource.attrs.get("enc").is_none_or(Value::is_null) {
             resource.set("enc", json!({"net": [net::UPDATE]}));
         }
         if resource.attrs.get("nct").is_none_or(Value::is_null) {
-            resource.set("nct", 1);
+            // blocking update (net 7) reports modified attributes by default
+            let blocking = event_types(resource).contains(&net::BLOCKING_UPDATE);
+            resource.set("nct", if blocking { 2 } else { 1 });
         }
         check(parent, resource)
     }
 
-    fn verify_create<'a>(&'a self, cse: &'a Cse, resource: &'a Resource) -> Option<BoxFuture<'a, CseResult<()>>> {
-        let targets: Vec<String> = resource.str_list("nu").into_iter().map(str::to_owned).collect();
+    fn verify_create<'a>(
+        &'a self,
+        cse: &'a Cse,
+        resource: &'a Resource,
+    ) -> Option<BoxFuture<'a, CseResult<()>>> {
+        let targets: Vec<String> = resource
+            .str_list("nu")
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         Some(Box::pin(verify_targets(cse, resource, targets)))
     }
 
-    fn validate_update(&self, ctx: &ReadCtx<'_>, current: &Resource, changes: &Attrs) -> CseResult<()> {
+    fn validate_update(
+        &self,
+        ctx: &ReadCtx<'_>,
+        current: &Resource,
+        changes: &Attrs,
+    ) -> CseResult<()> {
         if changes.get("nu").is_some_and(Value::is_null) {
             return Err(CseError::bad_request("nu cannot be removed"));
         }
         let mut probe = current.clone();
         apply(&mut probe, changes);
-        let parent = ctx.reader.get(current.pi())?.ok_or_else(|| CseError::not_found("parent is gone"))?;
+        if event_types(&probe).contains(&net::BLOCKING_UPDATE)
+            && !event_types(current).contains(&net::BLOCKING_UPDATE)
+        {
+            return Err(CseError::bad_request(
+                "an existing subscription cannot become a blocking-update subscription",
+            ));
+        }
+        let parent = ctx
+            .reader
+            .get(current.pi())?
+            .ok_or_else(|| CseError::not_found("parent is gone"))?;
         check(&parent, &mut probe)
     }
 
@@ -86,11 +116,22 @@ impl Hooks for SubscriptionHooks {
         updated: &'a Resource,
         changes: &'a Attrs,
     ) -> Option<BoxFuture<'a, CseResult<()>>> {
-        let new_targets: Vec<String> = changes.get("nu")?.as_array()?.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+        let new_targets: Vec<String> = changes
+            .get("nu")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
         Some(Box::pin(verify_targets(cse, updated, new_targets)))
     }
 
-    fn on_update(&self, _ctx: &mut WriteCtx<'_>, resource: &mut Resource) -> CseResult<()> {
+    fn on_update(
+        &self,
+        _ctx: &mut WriteCtx<'_>,
+        _previous: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
         if resource.attrs.get("enc").is_none_or(Value::is_null) {
             resource.set("enc", json!({"net": [net::UPDATE]}));
         }
@@ -100,10 +141,25 @@ impl Hooks for SubscriptionHooks {
         Ok(())
     }
 
-    fn on_delete(&self, ctx: &mut WriteCtx<'_>, resource: &Resource, _root_of_delete: bool) -> CseResult<()> {
+    fn on_delete(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        resource: &Resource,
+        _root_of_delete: bool,
+    ) -> CseResult<()> {
         deletion_notice(ctx, resource);
         Ok(())
     }
+}
+
+/// The `enc/net` list of a subscription.
+pub fn event_types(sub: &Resource) -> Vec<u64> {
+    sub.attrs
+        .get("enc")
+        .and_then(|e| e.get("net"))
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
 }
 
 fn apply(resource: &mut Resource, changes: &Attrs) {
@@ -139,8 +195,13 @@ fn check(parent: &Resource, sub: &mut Resource) -> CseResult<()> {
         return bad("enc cannot hold both net and om".into());
     }
     if let Some(om) = enc_map.get("om") {
-        let entries = om.as_array().ok_or_else(|| CseError::bad_request("enc/om must be a list"))?;
-        if entries.iter().any(|e| e.as_object().is_none_or(Map::is_empty)) {
+        let entries = om
+            .as_array()
+            .ok_or_else(|| CseError::bad_request("enc/om must be a list"))?;
+        if entries
+            .iter()
+            .any(|e| e.as_object().is_none_or(Map::is_empty))
+        {
             return bad("enc/om entries must not be empty".into());
         }
     }
@@ -157,7 +218,9 @@ fn check(parent: &Resource, sub: &mut Resource) -> CseResult<()> {
                 .and_then(|t| registry::kind(t as u32))
                 .is_some_and(|kind| kind.parents.iter().any(|p| p.ty() == parent.ty));
             if !valid {
-                return bad(format!("{ty} is not a child type of the subscribed resource"));
+                return bad(format!(
+                    "{ty} is not a child type of the subscribed resource"
+                ));
             }
         }
     }
@@ -177,16 +240,28 @@ fn check(parent: &Resource, sub: &mut Resource) -> CseResult<()> {
         _ => return bad(format!("unsupported notificationContentType {nct}")),
     }
     if nets.contains(&7) {
-        if sub.str_list("nu").len() != 1 || sub.attrs.get("bn").is_some() || enc_map.contains_key("sza") {
-            return bad("a blocking-update subscription needs exactly one nu, no bn and no size filter".into());
+        if sub.str_list("nu").len() != 1
+            || sub.attrs.get("bn").is_some()
+            || enc_map.contains_key("sza")
+        {
+            return bad(
+                "a blocking-update subscription needs exactly one nu, no bn and no size filter"
+                    .into(),
+            );
         }
         if nets.len() > 1 {
             return bad("net 7 cannot be combined with other event types".into());
         }
     }
     if let Some(bn) = sub.attrs.get("bn").cloned() {
-        let mut bn = bn.as_object().cloned().ok_or_else(|| CseError::bad_request("bn must be an object"))?;
-        if bn.get("num").is_some_and(|n| n.as_u64().is_none_or(|n| n == 0)) {
+        let mut bn = bn
+            .as_object()
+            .cloned()
+            .ok_or_else(|| CseError::bad_request("bn must be an object"))?;
+        if bn
+            .get("num")
+            .is_some_and(|n| n.as_u64().is_none_or(|n| n == 0))
+        {
             return bad("bn/num must be a positive integer".into());
         }
         if !bn.contains_key("dur") && bn.contains_key("num") {
@@ -217,9 +292,13 @@ async fn verify_targets(cse: &Cse, sub: &Resource, targets: Vec<String>) -> CseR
         if is_originator_itself(cse, &target, originator) {
             continue;
         }
-        let body = json!({"m2m:sgn": {"vrq": true, "sur": cse.sp_relative(sub.ri()), "cr": originator}});
+        let body =
+            json!({"m2m:sgn": {"vrq": true, "sur": cse.sp_relative(sub.ri()), "cr": originator}});
         let failed = |why: String| {
-            CseError::new(Rsc::SubscriptionVerificationInitiationFailed, format!("verification of {target} failed: {why}"))
+            CseError::new(
+                Rsc::SubscriptionVerificationInitiationFailed,
+                format!("verification of {target} failed: {why}"),
+            )
         };
         match cse.notify_and_wait(&target, body).await {
             Ok(response) if response.rsc == Rsc::Ok => {}
@@ -239,23 +318,35 @@ fn is_originator_itself(cse: &Cse, target: &str, originator: &str) -> bool {
         return true;
     }
     // a structured or unstructured address of the originator's own AE
-    let Ok(reader) = cse.store().reader() else { return false };
+    let Ok(reader) = cse.store().reader() else {
+        return false;
+    };
     matches!(crate::address::locate(reader.as_ref(), &normalized, cse.config()),
         Ok(located) if located.virtual_child.is_none() && located.resource.ty == ResourceType::Ae.ty() && located.resource.ri() == originator)
 }
 
 /// Queue the deletion notice of a subscription for its subscriber (`su`).
 pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) {
-    let Some(su) = sub.str_attr("su") else { return };
+    let Some(su) = sub.str_attr("su") else {
+        if sub.attrs.contains_key("bn") {
+            // nobody to tell, but pending batched events still go out
+            let mut flush = Notification::new(Vec::new(), Value::Null);
+            flush.flush_first = Some(sub.ri().to_owned());
+            ctx.notifications.push(flush);
+        }
+        return;
+    };
     let mut sgn = Map::new();
     sgn.insert("sud".into(), Value::Bool(true));
-    sgn.insert("sur".into(), Value::String(format!("{}/{}", ctx.config.cse_id, sub.ri())));
+    sgn.insert(
+        "sur".into(),
+        Value::String(format!("{}/{}", ctx.config.cse_id, sub.ri())),
+    );
     if let Some(cr) = sub.attrs.get("cr").filter(|v| !v.is_null()) {
         sgn.insert("cr".into(), cr.clone());
     }
-    ctx.notifications.push(Notification {
-        targets: vec![su.to_owned()],
-        body: json!({"m2m:sgn": Value::Object(sgn)}),
-        blocking: true,
-    });
+    let mut notice = Notification::new(vec![su.to_owned()], json!({"m2m:sgn": Value::Object(sgn)}));
+    notice.blocking = true;
+    notice.flush_first = Some(sub.ri().to_owned());
+    ctx.notifications.push(notice);
 }

@@ -39,7 +39,14 @@ impl Answer {
 }
 
 pub async fn start() -> TestCse {
-    start_with(CseConfig { sp_id: "test.example.com".into(), ..CseConfig::default() }, HttpOptions::default()).await
+    start_with(
+        CseConfig {
+            sp_id: "test.example.com".into(),
+            ..CseConfig::default()
+        },
+        HttpOptions::default(),
+    )
+    .await
 }
 
 pub async fn start_with(config: CseConfig, options: HttpOptions) -> TestCse {
@@ -47,13 +54,22 @@ pub async fn start_with(config: CseConfig, options: HttpOptions) -> TestCse {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let cse = Cse::open(config, store).expect("open CSE");
-    cse.add_transport(Arc::new(HttpTransport::new(Duration::from_secs(2)).expect("client")));
+    cse.add_transport(Arc::new(
+        HttpTransport::new(Duration::from_secs(2)).expect("client"),
+    ));
     cse.start_background();
     let served = cse.clone();
     tokio::spawn(async move {
-        urbis_http::serve(listener, served, options, std::future::pending()).await.expect("serve");
+        urbis_http::serve(listener, served, options, std::future::pending())
+            .await
+            .expect("serve");
     });
-    TestCse { base: format!("http://{addr}"), cse, client: reqwest::Client::new(), next_rqi: AtomicU64::new(1) }
+    TestCse {
+        base: format!("http://{addr}"),
+        cse,
+        client: reqwest::Client::new(),
+        next_rqi: AtomicU64::new(1),
+    }
 }
 
 impl TestCse {
@@ -90,24 +106,73 @@ impl TestCse {
         let response = builder.send().await.expect("request");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let rsc = headers.get("x-m2m-rsc").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-        assert_eq!(headers.get("x-m2m-ri").and_then(|v| v.to_str().ok()), Some(rqi.as_str()), "X-M2M-RI echoed");
+        let rsc = headers
+            .get("x-m2m-rsc")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert_eq!(
+            headers.get("x-m2m-ri").and_then(|v| v.to_str().ok()),
+            Some(rqi.as_str()),
+            "X-M2M-RI echoed"
+        );
         let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Answer { rsc, status, headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Answer {
+            rsc,
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn create(&self, path: &str, originator: &str, ty: u32, body: Value) -> Answer {
-        self.send(reqwest::Method::POST, path, Some(originator), Some(ty), Some(body), &[]).await
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(originator),
+            Some(ty),
+            Some(body),
+            &[],
+        )
+        .await
     }
     pub async fn retrieve(&self, path: &str, originator: &str) -> Answer {
-        self.send(reqwest::Method::GET, path, Some(originator), None, None, &[]).await
+        self.send(
+            reqwest::Method::GET,
+            path,
+            Some(originator),
+            None,
+            None,
+            &[],
+        )
+        .await
     }
     pub async fn update(&self, path: &str, originator: &str, body: Value) -> Answer {
-        self.send(reqwest::Method::PUT, path, Some(originator), None, Some(body), &[]).await
+        self.send(
+            reqwest::Method::PUT,
+            path,
+            Some(originator),
+            None,
+            Some(body),
+            &[],
+        )
+        .await
     }
     pub async fn delete(&self, path: &str, originator: &str) -> Answer {
-        self.send(reqwest::Method::DELETE, path, Some(originator), None, None, &[]).await
+        self.send(
+            reqwest::Method::DELETE,
+            path,
+            Some(originator),
+            None,
+            None,
+            &[],
+        )
+        .await
     }
 
     /// Register an AE named `name` with originator `C<name>`; returns its AE-ID.
@@ -133,7 +198,9 @@ pub struct Receiver {
 pub async fn receiver() -> Receiver {
     let received: Arc<Mutex<Vec<(HeaderMap, Value)>>> = Arc::default();
     let answer_rsc = Arc::new(AtomicU64::new(2000));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let store = received.clone();
     let rsc = answer_rsc.clone();
@@ -150,7 +217,11 @@ pub async fn receiver() -> Receiver {
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("receiver");
     });
-    Receiver { url, received, answer_rsc }
+    Receiver {
+        url,
+        received,
+        answer_rsc,
+    }
 }
 
 impl Receiver {
@@ -165,6 +236,11 @@ impl Receiver {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.received.lock().await.iter().map(|(_, v)| v.clone()).collect()
+        self.received
+            .lock()
+            .await
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
