@@ -108,6 +108,20 @@ pub fn locate(reader: &dyn ReadTxn, to: &str, config: &CseConfig) -> CseResult<L
 }
 
 fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
+    // `la` / `ol` are reserved names, so they never name a stored resource.
+    let virtual_edge = match path.rsplit_once('/') {
+        Some((parent, "la")) => Some((parent, Virtual::Latest)),
+        Some((parent, "ol")) => Some((parent, Virtual::Oldest)),
+        _ => None,
+    };
+    if let Some((parent_path, edge)) = virtual_edge {
+        if let Some(resource) = reader.get_by_path(parent_path)? {
+            return Ok(Located {
+                resource,
+                virtual_child: Some(edge),
+            });
+        }
+    }
     if let Some(resource) = reader.get_by_path(path)? {
         return Ok(Located {
             resource,

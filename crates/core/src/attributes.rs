@@ -149,7 +149,8 @@ pub fn validate(defs: &[&[AttrDef]], attrs: &Map<String, Value>, phase: Phase) -
         }
         // null deletes an optional attribute in UPDATE and means "not given" in CREATE
         if value.is_null() {
-            if phase == Phase::Update && presence == Presence::Mandatory {
+            // an attribute that must exist (mandatory at CREATE) cannot be removed later
+            if phase == Phase::Update && def.on_create == Presence::Mandatory {
                 return Err(CseError::bad_request(format!(
                     "mandatory attribute {sn} cannot be removed"
                 )));

@@ -348,7 +348,7 @@ pub fn collect(ctx: &mut WriteCtx<'_>, subject_ri: &str, event: &Event<'_>) -> C
                 ctx.txn.delete_tree(&sub.path)?;
             } else {
                 sub.set("exc", exc - 1);
-                ctx.txn.update(&sub)?;
+                ctx.txn.update(&sub, false)?;
             }
         }
     }

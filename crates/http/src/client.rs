@@ -17,6 +17,9 @@ impl HttpTransport {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
+            // Header names as TS-0009 writes them (X-M2M-Origin); some receivers
+            // compare them case-sensitively.
+            .http1_title_case_headers()
             .build()
             .map_err(|e| CseError::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpTransport { client })

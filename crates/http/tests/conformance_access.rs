@@ -816,3 +816,33 @@ async fn acpi_update_needs_update_rights_in_the_current_policies_self_privileges
     assert_eq!(moved.rsc, 2004, "{}", moved.body);
     assert_eq!(moved.at("/m2m:cnt/acpi"), &json!([other_ri]));
 }
+
+#[tokio::test]
+async fn acop_discovery_only_allows_discovery_but_not_retrieve() {
+    let cse = common::start().await;
+    protected_container(&cse, rules(&[(&["Cowner"], ALL), (&["Cfinder"], 32)])).await;
+    let found = cse
+        .send(
+            reqwest::Method::GET,
+            "/cse-in/owner?fu=1&ty=3",
+            Some("Cfinder"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(found.rsc, 2000, "{}", found.body);
+    assert_eq!(found.at("/m2m:uril"), &json!(["cse-in/owner/box"]));
+    assert_eq!(cse.retrieve("/cse-in/owner/box", "Cfinder").await.rsc, 4103);
+    let nobody = cse
+        .send(
+            reqwest::Method::GET,
+            "/cse-in/owner?fu=1&ty=3",
+            Some("Cnobody"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(nobody.at("/m2m:uril"), &json!([]), "{}", nobody.body);
+}

@@ -172,7 +172,8 @@ async fn other_cse_or_service_provider_is_not_reachable() {
     let other_sp = cse
         .retrieve("/_/other.example.com/id-in/cse-in", common::ADMIN)
         .await;
-    assert_eq!(other_sp.rsc, 5103, "{}", other_sp.body);
+    // No route to another service provider is configured: the target does not exist here.
+    assert_eq!(other_sp.rsc, 4004, "{}", other_sp.body);
 }
 
 #[tokio::test]
@@ -417,4 +418,13 @@ async fn percent_encoded_path_is_decoded() {
     let answer = cse.retrieve("/cse-in/app/b%6Fx", &aei).await;
     assert_eq!(answer.rsc, 2000, "{}", answer.body);
     assert_eq!(answer.at("/m2m:cnt/rn"), &json!("box"));
+}
+
+#[tokio::test]
+async fn latest_below_something_that_is_not_a_container_is_not_found() {
+    let cse = common::start().await;
+    let (aei, _) = setup(&cse).await;
+    let answer = cse.retrieve("/cse-in/app/la", &aei).await;
+    assert_eq!(answer.rsc, 4004, "{}", answer.body);
+    assert_eq!(cse.retrieve("/cse-in/app/ol", &aei).await.rsc, 4004);
 }

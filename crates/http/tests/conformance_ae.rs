@@ -459,3 +459,24 @@ async fn ae_update_of_write_once_app_id_fails_with_4000() {
     assert_eq!(ok.rsc, 2004, "{}", ok.body);
     assert_eq!(ok.at("/m2m:ae/lbl"), &json!(["x"]));
 }
+
+#[tokio::test]
+async fn ae_registration_with_originator_s_gets_an_sp_assigned_ae_id() {
+    let cse = common::start().await;
+    let answer = cse.create("/cse-in", "S", 2, ae("spwide")).await;
+    assert_eq!(answer.rsc, 2001, "{}", answer.body);
+    let aei = answer.at("/m2m:ae/aei").as_str().expect("aei");
+    assert!(aei.starts_with('S') && aei.len() > 1, "{aei}");
+}
+
+#[tokio::test]
+async fn ae_registration_with_an_originator_that_is_no_ae_id_is_refused() {
+    let cse = common::start().await;
+    let answer = cse.create("/cse-in", "Xabc", 2, ae("notanaeid")).await;
+    assert_eq!(answer.rsc, 4126, "{}", answer.body);
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        cse.retrieve("/cse-in/notanaeid", common::ADMIN).await.rsc,
+        4004
+    );
+}

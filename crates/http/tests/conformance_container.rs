@@ -543,7 +543,7 @@ async fn disable_retrieval_blocks_instance_retrieval_with_4005() {
 }
 
 #[tokio::test]
-async fn enabling_disable_retrieval_removes_existing_instances_and_disabling_it_restores_access() {
+async fn switching_disable_retrieval_off_deletes_the_withheld_instances_and_restores_access() {
     let cse = common::start().await;
     let (aei, path) = setup(&cse, json!({"rn": "box"})).await;
     add(&cse, &path, &aei, json!("old")).await;
@@ -551,17 +551,24 @@ async fn enabling_disable_retrieval_removes_existing_instances_and_disabling_it_
         .update(&path, &aei, json!({"m2m:cnt": {"disr": true}}))
         .await;
     assert_eq!(on.rsc, 2004, "{}", on.body);
-    assert_eq!(on.at("/m2m:cnt/cni"), &json!(0));
-    assert_eq!(on.at("/m2m:cnt/cbs"), &json!(0));
+    assert_eq!(on.at("/m2m:cnt/disr"), &json!(true));
+    add(&cse, &path, &aei, json!("while disabled")).await;
+    assert_eq!(
+        cse.retrieve(&format!("{path}/la"), &aei).await.rsc,
+        4005,
+        "withheld while retrieval is disabled"
+    );
 
     let off = cse
         .update(&path, &aei, json!({"m2m:cnt": {"disr": false}}))
         .await;
-    assert_eq!(off.rsc, 2004);
+    assert_eq!(off.rsc, 2004, "{}", off.body);
+    assert_eq!(off.at("/m2m:cnt/cni"), &json!(0), "{}", off.body);
+    assert_eq!(off.at("/m2m:cnt/cbs"), &json!(0));
     assert_eq!(
         cse.retrieve(&format!("{path}/la"), &aei).await.rsc,
         4004,
-        "old instance is gone"
+        "withheld instances are never released"
     );
     add(&cse, &path, &aei, json!("new")).await;
     assert_eq!(
@@ -570,6 +577,7 @@ async fn enabling_disable_retrieval_removes_existing_instances_and_disabling_it_
             .at("/m2m:cin/con"),
         &json!("new")
     );
+    assert_eq!(counters(&cse, &path).await.0, 1);
 }
 
 #[tokio::test]

@@ -69,8 +69,10 @@ pub trait ReadTxn {
 /// Write access, only inside a job on the writer.
 pub trait WriteTxn: ReadTxn {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()>;
-    /// Replace the attributes of an existing resource (found by `ri`).
-    fn update(&mut self, resource: &Resource) -> StoreResult<()>;
+    /// Replace the attributes of an existing resource (found by `ri`). The
+    /// label index is rewritten only when `labels_changed` (counter updates on
+    /// the hot path leave it alone).
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()>;
     /// Delete the resource at `path` and everything below it; returns how many.
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize>;
 }

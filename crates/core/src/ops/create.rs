@@ -96,12 +96,6 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         let mut parent = txn
             .get(&parent_ri)?
             .ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
-        if txn.get_by_path(&resource.path)?.is_some() {
-            return Err(CseError::new(
-                Rsc::Conflict,
-                format!("a resource named {} already exists here", resource.rn()),
-            ));
-        }
         let mut notifications = Vec::new();
         let now = time::now_string();
         let creator = resource.creator.clone();
@@ -115,7 +109,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         let parent_changed = kind.hooks.on_create(&mut ctx, &mut parent, &mut resource)?;
         ctx.txn.insert(&resource)?;
         if parent_changed {
-            ctx.txn.update(&parent)?;
+            ctx.txn.update(&parent, false)?;
         }
         notify::collect(
             &mut ctx,

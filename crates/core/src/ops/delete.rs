@@ -147,11 +147,13 @@ pub(crate) fn remove_in_txn(
         }
     }
     ctx.txn.delete_tree(&resource.path)?;
+    let mut deleted_ids: Vec<&str> = descendants.iter().map(Resource::ri).collect();
+    deleted_ids.push(resource.ri());
     crate::resources::group::forget_members(
         ctx.txn,
         &cse.config().cse_id,
-        resource.ri(),
         &resource.path,
+        &deleted_ids,
     )?;
     Ok(())
 }

@@ -130,7 +130,7 @@ async fn count_down(cse: &Cse, instance: Resource) -> CseResult<Resource> {
             )?;
         } else {
             current.set("dcnt", left - 1);
-            txn.update(&current)?;
+            txn.update(&current, false)?;
         }
         Ok((shown, notifications))
     })

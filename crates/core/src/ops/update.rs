@@ -99,7 +99,8 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
             notifications: &mut notifications,
         };
         kind.hooks.on_update(&mut ctx, &previous, &mut resource)?;
-        ctx.txn.update(&resource)?;
+        ctx.txn
+            .update(&resource, previous.labels() != resource.labels())?;
         let event = Event {
             net: net::UPDATE,
             resource: &resource,

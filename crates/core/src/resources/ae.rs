@@ -1,7 +1,6 @@
 //! `<AE>` (ty 2): application entity registration (TS-0001 §10.2.2.2,
 //! TS-0004 §7.3.5.2). The AE-ID is assigned here and doubles as the `ri`.
 
-use serde_json::Value;
 use urbis_model::{CseError, CseResult, Resource, ResourceType, Rsc};
 
 use crate::attributes::{AttrDef, ACPI, ANNOUNCE, UNIVERSAL};
@@ -62,7 +61,14 @@ impl Hooks for AeHooks {
                 format!("an AE with AE-ID {aei} is already registered"),
             ));
         }
-        if resource.attrs.get("rn").is_none_or(Value::is_null) {
+        let named_by_request = ctx
+            .request
+            .pc
+            .as_ref()
+            .and_then(|pc| pc.get(KIND.ty.short_name()))
+            .and_then(|ae| ae.get("rn"))
+            .is_some_and(|rn| !rn.is_null());
+        if !named_by_request {
             let parent_path = resource
                 .path
                 .rsplit_once('/')

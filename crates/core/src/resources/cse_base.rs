@@ -101,5 +101,5 @@ pub fn ensure(cse: &Cse) -> CseResult<()> {
             return urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.insert(&base)?));
         }
     };
-    urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.update(&resource)?))
+    urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.update(&resource, true)?))
 }

@@ -145,28 +145,32 @@ fn settle_members(ctx: &ReadCtx<'_>, group: &mut Resource) -> CseResult<()> {
     Ok(())
 }
 
-/// Drop a deleted resource from every group that lists it.
+/// Drop deleted resources (a subtree: its root's path and every deleted
+/// resource ID) from every group that lists them.
 pub fn forget_members(
     txn: &mut dyn urbis_store::WriteTxn,
     cse_id: &str,
-    ri: &str,
-    path: &str,
+    deleted_root_path: &str,
+    deleted_ids: &[&str],
 ) -> CseResult<()> {
     let sp_prefix = format!("{cse_id}/");
+    let below = format!("{deleted_root_path}/");
     for mut group in txn.of_type(ResourceType::Group.ty())? {
         let members = group.str_list("mid");
         let kept: Vec<String> = members
             .iter()
             .filter(|m| {
                 let id = m.strip_prefix(sp_prefix.as_str()).unwrap_or(m);
-                id != ri && id != path
+                let gone =
+                    id == deleted_root_path || id.starts_with(&below) || deleted_ids.contains(&id);
+                !gone
             })
             .map(|m| m.to_string())
             .collect();
         if kept.len() != members.len() {
             group.set("cnm", kept.len());
             group.set("mid", json!(kept));
-            txn.update(&group)?;
+            txn.update(&group, false)?;
         }
     }
     Ok(())

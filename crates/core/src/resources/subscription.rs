@@ -57,10 +57,18 @@ struct SubscriptionHooks;
 impl Hooks for SubscriptionHooks {
     fn validate_create(
         &self,
-        _ctx: &ReadCtx<'_>,
+        ctx: &ReadCtx<'_>,
         parent: &Resource,
         resource: &mut Resource,
     ) -> CseResult<()> {
+        // a subscriber receives copies of the resource, so it must be allowed to read it
+        let retrieve = urbis_model::Operation::Retrieve.permission_bit();
+        if !crate::access::allowed(ctx.config, ctx.reader, ctx.originator, parent, retrieve)? {
+            return Err(CseError::new(
+                Rsc::SubscriptionCreatorHasNoPrivilege,
+                "the subscriber has no RETRIEVE privilege on the subscribed-to resource",
+            ));
+        }
         if resource.attrs.get("enc").is_none_or(Value::is_null) {
             resource.set("enc", json!({"net": [net::UPDATE]}));
         }
@@ -96,11 +104,17 @@ impl Hooks for SubscriptionHooks {
         }
         let mut probe = current.clone();
         apply(&mut probe, changes);
-        if event_types(&probe).contains(&net::BLOCKING_UPDATE)
-            && !event_types(current).contains(&net::BLOCKING_UPDATE)
-        {
+        let asks_blocking = changes
+            .get("enc")
+            .and_then(|enc| enc.get("net"))
+            .and_then(Value::as_array)
+            .is_some_and(|nets| {
+                nets.iter()
+                    .any(|n| n.as_u64() == Some(net::BLOCKING_UPDATE))
+            });
+        if asks_blocking {
             return Err(CseError::bad_request(
-                "an existing subscription cannot become a blocking-update subscription",
+                "blocking update (net 7) can only be chosen when the subscription is created",
             ));
         }
         let parent = ctx

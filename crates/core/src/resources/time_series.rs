@@ -158,7 +158,7 @@ impl Hooks for InstanceHooks {
         if root_of_delete {
             if let Some(mut parent) = ctx.txn.get(resource.pi())? {
                 container::instance_removed(&mut parent, resource.u64_attr("cs").unwrap_or(0));
-                ctx.txn.update(&parent)?;
+                ctx.txn.update(&parent, false)?;
             }
         }
         Ok(())
