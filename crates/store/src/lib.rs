@@ -15,6 +15,7 @@
 //! the whole group. Running the resource logic on the writer also makes
 //! read-modify-write sequences (container counters, `mni` eviction) race-free.
 
+mod cache;
 pub mod sqlite;
 
 use urbis_model::{CseError, CseResult, Resource};

@@ -4,6 +4,7 @@
 //! come from a pool of read-only connections (WAL lets them run beside the writer).
 //! In-memory mode has a single connection shared by the writer and the readers.
 
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -14,11 +15,14 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use urbis_model::{Attrs, Resource};
 
+use crate::cache::{self, Cache, Change};
 use crate::{Completion, ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
 
 /// Most jobs one group commit takes; bounds the latency of a group.
 const MAX_GROUP: usize = 2048;
 const SCHEMA_VERSION: i64 = 1;
+/// Most resources the cache holds before it starts over.
+const CACHE_CAPACITY: usize = 200_000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE INDEX IF NOT EXISTS resources_children ON resources (pi, ty, seq);
 CREATE INDEX IF NOT EXISTS resources_groups ON resources (seq) WHERE ty = 9;
+CREATE INDEX IF NOT EXISTS resources_subscriptions ON resources (pi) WHERE ty = 23;
 CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
 CREATE TABLE IF NOT EXISTS labels (
     lbl TEXT NOT NULL,
@@ -56,6 +61,7 @@ enum Mode {
 
 pub struct SqliteStore {
     mode: Mode,
+    cache: Arc<Cache>,
     jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -72,13 +78,15 @@ impl SqliteStore {
              PRAGMA cache_size = -8000; PRAGMA temp_store = MEMORY;",
         )?;
         migrate(&conn)?;
+        let cache = Arc::new(Cache::new(CACHE_CAPACITY, sql::watched(&conn)?));
         let conn = Arc::new(Mutex::new(conn));
-        let (jobs, writer) = spawn_writer(conn);
+        let (jobs, writer) = spawn_writer(conn, cache.clone());
         Ok(SqliteStore {
             mode: Mode::File {
                 path,
                 readers: Mutex::new(Vec::new()),
             },
+            cache,
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
         })
@@ -88,10 +96,12 @@ impl SqliteStore {
     pub fn in_memory() -> StoreResult<SqliteStore> {
         let conn = Connection::open_in_memory()?;
         migrate(&conn)?;
+        let cache = Arc::new(Cache::new(CACHE_CAPACITY, HashSet::new()));
         let shared = Arc::new(Mutex::new(conn));
-        let (jobs, writer) = spawn_writer(shared.clone());
+        let (jobs, writer) = spawn_writer(shared.clone(), cache.clone());
         Ok(SqliteStore {
             mode: Mode::Memory { shared },
+            cache,
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
         })
@@ -121,16 +131,19 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn spawn_writer(conn: Arc<Mutex<Connection>>) -> (mpsc::Sender<WriteJob>, JoinHandle<()>) {
+fn spawn_writer(
+    conn: Arc<Mutex<Connection>>,
+    cache: Arc<Cache>,
+) -> (mpsc::Sender<WriteJob>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<WriteJob>();
     let handle = std::thread::Builder::new()
         .name("urbis-store-writer".into())
-        .spawn(move || writer_loop(&conn, &rx))
+        .spawn(move || writer_loop(&conn, &cache, &rx))
         .expect("spawning the store writer thread");
     (tx, handle)
 }
 
-fn writer_loop(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<WriteJob>) {
+fn writer_loop(conn: &Mutex<Connection>, cache: &Cache, jobs: &mpsc::Receiver<WriteJob>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -152,14 +165,17 @@ fn writer_loop(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<WriteJob>) {
             std::thread::sleep(std::time::Duration::from_millis(10));
             continue;
         }
+        let mut changes = GroupChanges::default();
         for job in group {
-            if let Some(completion) = run_job(&conn, job) {
+            if let Some(completion) = run_job(&conn, cache, &mut changes, job) {
                 completions.push(completion);
             }
         }
         let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
+        } else {
+            cache.publish(changes.changes);
         }
         drop(conn);
         for completion in completions {
@@ -174,14 +190,29 @@ fn writer_loop(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<WriteJob>) {
 
 /// Runs one job in its own savepoint. A job that panics is rolled back and
 /// dropped, which answers its caller with an internal error.
-fn run_job(conn: &Connection, job: WriteJob) -> Option<Completion> {
+fn run_job(
+    conn: &Connection,
+    cache: &Cache,
+    group: &mut GroupChanges,
+    job: WriteJob,
+) -> Option<Completion> {
     if let Err(err) = conn.execute_batch("SAVEPOINT job") {
         tracing::error!(%err, "cannot open a savepoint");
         return None;
     }
-    let mut txn = SqlTxn { conn };
+    let mut txn = SqlTxn {
+        conn,
+        cache,
+        group,
+        job: Vec::new(),
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
     let rollback = !matches!(&outcome, Ok(completion) if !completion.rollback);
+    let job_changes = std::mem::take(&mut txn.job);
+    drop(txn);
+    if !rollback {
+        group.changes.extend(job_changes);
+    }
     let end = if rollback {
         "ROLLBACK TO job; RELEASE job"
     } else {
@@ -213,6 +244,7 @@ impl Store for SqliteStore {
         match &self.mode {
             Mode::Memory { shared } => Ok(Box::new(SharedReader {
                 guard: shared.lock(),
+                cache: &self.cache,
             })),
             Mode::File { path, readers } => {
                 let conn = match readers.lock().pop() {
@@ -222,6 +254,7 @@ impl Store for SqliteStore {
                 Ok(Box::new(PooledReader {
                     conn: Some(conn),
                     pool: readers,
+                    cache: &self.cache,
                 }))
             }
         }
@@ -246,6 +279,7 @@ impl Store for SqliteStore {
 struct PooledReader<'a> {
     conn: Option<Connection>,
     pool: &'a Mutex<Vec<Connection>>,
+    cache: &'a Cache,
 }
 
 impl Drop for PooledReader<'_> {
@@ -258,10 +292,15 @@ impl Drop for PooledReader<'_> {
 
 struct SharedReader<'a> {
     guard: parking_lot::MutexGuard<'a, Connection>,
+    cache: &'a Cache,
 }
 
 struct SqlTxn<'a> {
     conn: &'a Connection,
+    cache: &'a Cache,
+    group: &'a mut GroupChanges,
+    /// This job's changes; kept only if the job succeeds.
+    job: Vec<Change>,
 }
 
 fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(String, u32, String, String, String)> {
@@ -319,94 +358,279 @@ fn subtree_bounds(path: &str) -> (String, String) {
     (format!("{path}/"), format!("{path}0"))
 }
 
-fn read_get(conn: &Connection, ri: &str) -> StoreResult<Option<Resource>> {
-    query_one(
-        conn,
-        &format!("SELECT {COLUMNS} FROM resources WHERE ri = ?1"),
-        [ri],
-    )
+mod sql {
+    //! The queries, one function each; callers decide about the cache.
+    use super::*;
+
+    pub(super) fn get(conn: &Connection, ri: &str) -> StoreResult<Option<Resource>> {
+        query_one(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE ri = ?1"),
+            [ri],
+        )
+    }
+    pub(super) fn get_by_path(conn: &Connection, path: &str) -> StoreResult<Option<Resource>> {
+        query_one(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE path = ?1"),
+            [path],
+        )
+    }
+    pub(super) fn children(
+        conn: &Connection,
+        pi: &str,
+        ty: Option<u32>,
+    ) -> StoreResult<Vec<Resource>> {
+        match ty {
+            Some(ty) => query_many(
+                conn,
+                &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq"),
+                params![pi, ty],
+            ),
+            None => query_many(
+                conn,
+                &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 ORDER BY seq"),
+                [pi],
+            ),
+        }
+    }
+    pub(super) fn count_children(conn: &Connection, pi: &str, ty: u32) -> StoreResult<u64> {
+        let mut stmt =
+            conn.prepare_cached("SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2")?;
+        Ok(stmt.query_row(params![pi, ty], |row| row.get::<_, i64>(0))? as u64)
+    }
+    pub(super) fn edge_child(
+        conn: &Connection,
+        pi: &str,
+        ty: u32,
+        newest: bool,
+    ) -> StoreResult<Option<Resource>> {
+        let order = if newest { "DESC" } else { "ASC" };
+        query_one(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq {order} LIMIT 1"),
+            params![pi, ty],
+        )
+    }
+    pub(super) fn descendants(conn: &Connection, path: &str) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        query_many(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq"),
+            params![low, high],
+        )
+    }
+    pub(super) fn descendants_with_label(
+        conn: &Connection,
+        path: &str,
+        label: &str,
+    ) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        query_many(
+            conn,
+            "SELECT r.ri, r.ty, r.path, r.creator, r.body FROM labels l JOIN resources r ON r.seq = l.seq
+             WHERE l.lbl = ?1 AND r.path > ?2 AND r.path < ?3 ORDER BY r.seq",
+            params![label, low, high],
+        )
+    }
+    pub(super) fn of_type(conn: &Connection, ty: u32) -> StoreResult<Vec<Resource>> {
+        // ty is an integer, so formatting it into the SQL is safe; a literal lets
+        // SQLite use the partial index that groups have.
+        query_many(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE ty = {ty} ORDER BY seq"),
+            [],
+        )
+    }
+    pub(super) fn expired(
+        conn: &Connection,
+        now: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Resource>> {
+        query_many(
+            conn,
+            &format!("SELECT {COLUMNS} FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT ?2"),
+            params![now, limit as i64],
+        )
+    }
+    /// Resources that have subscription children.
+    pub(super) fn watched(conn: &Connection) -> StoreResult<HashSet<String>> {
+        let mut stmt = conn.prepare("SELECT DISTINCT pi FROM resources WHERE ty = 23")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            out.insert(row?);
+        }
+        Ok(out)
+    }
 }
 
-macro_rules! impl_read_txn {
-    ($ty:ty, $conn:ident => $expr:expr) => {
-        impl ReadTxn for $ty {
-            fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
-                let $conn = self;
-                read_get($expr, ri)
-            }
-            fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
-                let $conn = self;
-                query_one($expr, &format!("SELECT {COLUMNS} FROM resources WHERE path = ?1"), [path])
-            }
-            fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
-                let $conn = self;
-                match ty {
-                    Some(ty) => query_many(
-                        $expr,
-                        &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq"),
-                        params![pi, ty],
-                    ),
-                    None => query_many(
-                        $expr,
-                        &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 ORDER BY seq"),
-                        [pi],
-                    ),
-                }
-            }
-            fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
-                let $conn = self;
-                let mut stmt = $expr.prepare_cached("SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2")?;
-                Ok(stmt.query_row(params![pi, ty], |row| row.get::<_, i64>(0))? as u64)
-            }
-            fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
-                let $conn = self;
-                let order = if newest { "DESC" } else { "ASC" };
-                query_one(
-                    $expr,
-                    &format!("SELECT {COLUMNS} FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq {order} LIMIT 1"),
-                    params![pi, ty],
-                )
-            }
-            fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
-                let $conn = self;
-                let (low, high) = subtree_bounds(path);
-                query_many(
-                    $expr,
-                    &format!("SELECT {COLUMNS} FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq"),
-                    params![low, high],
-                )
-            }
-            fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
-                let $conn = self;
-                let (low, high) = subtree_bounds(path);
-                query_many(
-                    $expr,
-                    "SELECT r.ri, r.ty, r.path, r.creator, r.body FROM labels l JOIN resources r ON r.seq = l.seq
-                     WHERE l.lbl = ?1 AND r.path > ?2 AND r.path < ?3 ORDER BY r.seq",
-                    params![label, low, high],
-                )
-            }
-            fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
-                let $conn = self;
-                // ty is an integer, so formatting it into the SQL is safe; a literal
-                // lets SQLite use the partial index that groups have.
-                query_many($expr, &format!("SELECT {COLUMNS} FROM resources WHERE ty = {ty} ORDER BY seq"), [])
-            }
-            fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
-                let $conn = self;
-                query_many(
-                    $expr,
-                    &format!("SELECT {COLUMNS} FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT ?2"),
-                    params![now, limit as i64],
-                )
+/// Readers: the cache first, the database on a miss (filling the cache).
+trait CachedRead {
+    fn conn(&self) -> &Connection;
+    fn cache(&self) -> &Cache;
+}
+
+impl<T: CachedRead> ReadTxn for T {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        if let Some(hit) = self.cache().get(ri) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache().generation();
+        let found = sql::get(self.conn(), ri)?;
+        if let Some(resource) = &found {
+            self.cache().fill(seen, resource);
+        }
+        Ok(found)
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        if let Some(hit) = self.cache().get_by_path(path) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache().generation();
+        let found = sql::get_by_path(self.conn(), path)?;
+        if let Some(resource) = &found {
+            self.cache().fill(seen, resource);
+        }
+        Ok(found)
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        if ty == Some(SUBSCRIPTION) && !self.cache().is_watched(pi) {
+            return Ok(Vec::new());
+        }
+        sql::children(self.conn(), pi, ty)
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        sql::count_children(self.conn(), pi, ty)
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        if !(newest && cache::is_instance(ty)) {
+            return sql::edge_child(self.conn(), pi, ty, newest);
+        }
+        if let Some(hit) = self.cache().latest(pi).filter(|l| l.ty == ty) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache().generation();
+        let found = sql::edge_child(self.conn(), pi, ty, true)?;
+        if let Some(instance) = &found {
+            self.cache().fill_latest(seen, pi, instance);
+        }
+        Ok(found)
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        sql::descendants(self.conn(), path)
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        sql::descendants_with_label(self.conn(), path, label)
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        sql::of_type(self.conn(), ty)
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        sql::expired(self.conn(), now, limit)
+    }
+}
+
+impl CachedRead for PooledReader<'_> {
+    fn conn(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("pooled connection present until drop")
+    }
+    fn cache(&self) -> &Cache {
+        self.cache
+    }
+}
+
+impl CachedRead for SharedReader<'_> {
+    fn conn(&self) -> &Connection {
+        &self.guard
+    }
+    fn cache(&self) -> &Cache {
+        self.cache
+    }
+}
+
+/// What a group of jobs changed so far: the writer bypasses the cache for it,
+/// and publishes it once the group is committed.
+#[derive(Default)]
+struct GroupChanges {
+    touched: HashSet<String>,
+    removed: Vec<String>,
+    changes: Vec<Change>,
+}
+
+impl GroupChanges {
+    fn removed_covers(&self, path: &str) -> bool {
+        self.removed.iter().any(|r| {
+            path == r
+                || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))
+        })
+    }
+}
+
+/// The writer's view: its own transaction, plus the cache for whatever this
+/// group has not touched.
+impl ReadTxn for SqlTxn<'_> {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        let untouched = !self.group.touched.contains(ri);
+        if untouched {
+            if let Some(hit) = self
+                .cache
+                .get(ri)
+                .filter(|r| !self.group.removed_covers(&r.path))
+            {
+                return Ok(Some((*hit).clone()));
             }
         }
-    };
+        let found = sql::get(self.conn, ri)?;
+        if let Some(resource) = &found {
+            if untouched && !self.group.removed_covers(&resource.path) {
+                // not changed by this group, so this is the committed value
+                self.cache.fill(self.cache.generation(), resource);
+            }
+        }
+        Ok(found)
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        if !self.group.removed_covers(path) {
+            if let Some(hit) = self
+                .cache
+                .get_by_path(path)
+                .filter(|r| !self.group.touched.contains(r.ri()))
+            {
+                return Ok(Some((*hit).clone()));
+            }
+        }
+        sql::get_by_path(self.conn, path)
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        if ty == Some(SUBSCRIPTION) && !self.cache.is_watched(pi) {
+            return Ok(Vec::new());
+        }
+        sql::children(self.conn, pi, ty)
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        sql::count_children(self.conn, pi, ty)
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        sql::edge_child(self.conn, pi, ty, newest)
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        sql::descendants(self.conn, path)
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        sql::descendants_with_label(self.conn, path, label)
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        sql::of_type(self.conn, ty)
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        sql::expired(self.conn, now, limit)
+    }
 }
 
-impl_read_txn!(PooledReader<'_>, r => r.conn.as_ref().expect("pooled connection present until drop"));
-impl_read_txn!(SharedReader<'_>, r => &r.guard);
-impl_read_txn!(SqlTxn<'_>, r => r.conn);
+const SUBSCRIPTION: u32 = 23;
 
 fn body_of(resource: &Resource) -> String {
     serde_json::Value::Object(resource.attrs.clone()).to_string()
@@ -429,6 +653,24 @@ fn map_unique(err: rusqlite::Error) -> StoreError {
     }
 }
 
+impl SqlTxn<'_> {
+    fn record_put(&mut self, resource: &Resource) {
+        self.group.touched.insert(resource.ri().to_owned());
+        let shared = Arc::new(resource.clone());
+        if cache::is_instance(resource.ty) {
+            self.job.push(Change::Latest {
+                holder: resource.pi().to_owned(),
+                instance: shared,
+            });
+        } else {
+            if resource.ty == SUBSCRIPTION {
+                self.cache.watch(resource.pi());
+            }
+            self.job.push(Change::Put(shared));
+        }
+    }
+}
+
 impl WriteTxn for SqlTxn<'_> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
         let mut stmt = self.conn.prepare_cached(
@@ -444,6 +686,7 @@ impl WriteTxn for SqlTxn<'_> {
             body_of(resource)
         ])
         .map_err(map_unique)?;
+        self.record_put(resource);
         let labels = resource.labels();
         if !labels.is_empty() {
             let seq = self.conn.last_insert_rowid();
@@ -473,6 +716,14 @@ impl WriteTxn for SqlTxn<'_> {
                 reason: "updated resource is gone".into(),
             });
         };
+        if cache::is_instance(resource.ty) {
+            // an instance changed in place: drop it from `la` rather than
+            // promote it (it may not be the newest)
+            self.job.push(Change::RemoveTree(resource.path.clone()));
+            self.group.removed.push(resource.path.clone());
+        } else {
+            self.record_put(resource);
+        }
         if !labels_changed {
             return Ok(());
         }
@@ -489,6 +740,8 @@ impl WriteTxn for SqlTxn<'_> {
     }
 
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
+        self.group.removed.push(path.to_owned());
+        self.job.push(Change::RemoveTree(path.to_owned()));
         let (low, high) = subtree_bounds(path);
         self.conn
             .prepare_cached(
