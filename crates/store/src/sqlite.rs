@@ -75,7 +75,7 @@ impl SqliteStore {
         let conn = Connection::open(&path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
-             PRAGMA cache_size = -8000; PRAGMA temp_store = MEMORY;",
+             PRAGMA cache_size = -8000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;",
         )?;
         migrate(&conn)?;
         let cache = Arc::new(Cache::new(CACHE_CAPACITY, sql::watched(&conn)?));
@@ -154,7 +154,7 @@ fn writer_loop(conn: &Mutex<Connection>, cache: &Cache, jobs: &mpsc::Receiver<Wr
         }
         let conn = conn.lock();
         let mut completions = Vec::with_capacity(group.len());
-        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        let began = run_cached(&conn, "BEGIN IMMEDIATE");
         if let Err(err) = began {
             tracing::error!(%err, "cannot begin a write transaction");
             drop(conn);
@@ -171,7 +171,7 @@ fn writer_loop(conn: &Mutex<Connection>, cache: &Cache, jobs: &mpsc::Receiver<Wr
                 completions.push(completion);
             }
         }
-        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let committed = run_cached(&conn, "COMMIT").map_err(StoreError::from);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         } else {
@@ -190,13 +190,18 @@ fn writer_loop(conn: &Mutex<Connection>, cache: &Cache, jobs: &mpsc::Receiver<Wr
 
 /// Runs one job in its own savepoint. A job that panics is rolled back and
 /// dropped, which answers its caller with an internal error.
+/// Transaction control statements, prepared once per connection.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_job(
     conn: &Connection,
     cache: &Cache,
     group: &mut GroupChanges,
     job: WriteJob,
 ) -> Option<Completion> {
-    if let Err(err) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(err) = run_cached(conn, "SAVEPOINT job") {
         tracing::error!(%err, "cannot open a savepoint");
         return None;
     }
@@ -214,11 +219,11 @@ fn run_job(
         group.changes.extend(job_changes);
     }
     let end = if rollback {
-        "ROLLBACK TO job; RELEASE job"
+        run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
     } else {
-        "RELEASE job"
+        run_cached(conn, "RELEASE job")
     };
-    if let Err(err) = conn.execute_batch(end) {
+    if let Err(err) = end {
         tracing::error!(%err, "cannot close a savepoint");
     }
     match outcome {
@@ -654,6 +659,17 @@ fn map_unique(err: rusqlite::Error) -> StoreError {
 }
 
 impl SqlTxn<'_> {
+    fn record_update(&mut self, resource: &Resource) {
+        if cache::is_instance(resource.ty) {
+            // an instance changed in place: drop it from `la` rather than
+            // promote it (it may not be the newest)
+            self.job.push(Change::RemoveTree(resource.path.clone()));
+            self.group.removed.push(resource.path.clone());
+        } else {
+            self.record_put(resource);
+        }
+    }
+
     fn record_put(&mut self, resource: &Resource) {
         self.group.touched.insert(resource.ri().to_owned());
         let shared = Arc::new(resource.clone());
@@ -701,6 +717,20 @@ impl WriteTxn for SqlTxn<'_> {
     }
 
     fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        if !labels_changed {
+            let changed = self
+                .conn
+                .prepare_cached("UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1")?
+                .execute(params![resource.ri(), resource.et(), body_of(resource)])?;
+            if changed == 0 {
+                return Err(StoreError::Corrupt {
+                    ri: resource.ri().to_owned(),
+                    reason: "updated resource is gone".into(),
+                });
+            }
+            self.record_update(resource);
+            return Ok(());
+        }
         let mut stmt = self.conn.prepare_cached(
             "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1 RETURNING seq",
         )?;
@@ -716,14 +746,7 @@ impl WriteTxn for SqlTxn<'_> {
                 reason: "updated resource is gone".into(),
             });
         };
-        if cache::is_instance(resource.ty) {
-            // an instance changed in place: drop it from `la` rather than
-            // promote it (it may not be the newest)
-            self.job.push(Change::RemoveTree(resource.path.clone()));
-            self.group.removed.push(resource.path.clone());
-        } else {
-            self.record_put(resource);
-        }
+        self.record_update(resource);
         if !labels_changed {
             return Ok(());
         }

@@ -77,7 +77,12 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             originator: &originator,
         };
         kind.hooks.validate_create(&ctx, &parent, &mut resource)?;
-        if reader.get_by_path(&resource.path)?.is_some() {
+        // A generated name is unique by construction (and the store's unique
+        // index stands behind it); only requested names are checked up front, so
+        // a clash is refused before any verification request goes out.
+        let named_by_request =
+            attrs.get("rn").is_some_and(|rn| !rn.is_null()) || kind.ty == ResourceType::Ae;
+        if named_by_request && reader.get_by_path(&resource.path)?.is_some() {
             return Err(CseError::new(
                 Rsc::Conflict,
                 format!("a resource named {} already exists here", resource.rn()),
