@@ -25,7 +25,25 @@ pub fn require(
     resource: &Resource,
     permission: u32,
 ) -> CseResult<()> {
-    if allowed(config, reader, originator, resource, permission)? {
+    require_for(config, reader, originator, resource, permission, None)
+}
+
+/// Like [`require`]; for CREATE, `child_ty` is the type to be created (rules
+/// may limit it with `acod/chty`).
+pub fn require_for(
+    config: &CseConfig,
+    reader: &dyn ReadTxn,
+    originator: &str,
+    resource: &Resource,
+    permission: u32,
+    child_ty: Option<u32>,
+) -> CseResult<()> {
+    let wanted = Wanted {
+        permission,
+        target_ty: resource.ty,
+        child_ty,
+    };
+    if allowed_for(config, reader, originator, resource, &wanted)? {
         Ok(())
     } else {
         Err(CseError::no_privilege(format!(
@@ -41,43 +59,196 @@ pub fn allowed(
     resource: &Resource,
     permission: u32,
 ) -> CseResult<bool> {
+    allowed_for(
+        config,
+        reader,
+        originator,
+        resource,
+        &Wanted {
+            permission,
+            target_ty: resource.ty,
+            child_ty: None,
+        },
+    )
+}
+
+/// What is asked: an operation bit, on a resource of some type, and for
+/// CREATE the type of the new child.
+#[derive(Clone, Copy)]
+struct Wanted {
+    permission: u32,
+    target_ty: u32,
+    child_ty: Option<u32>,
+}
+
+fn allowed_for(
+    config: &CseConfig,
+    reader: &dyn ReadTxn,
+    originator: &str,
+    resource: &Resource,
+    wanted: &Wanted,
+) -> CseResult<bool> {
     if originator == config.admin_originator || originator == config.cse_id {
         return Ok(true);
     }
+    let rules = Rules {
+        config,
+        reader,
+        originator,
+        wanted,
+    };
     if resource.ty == ResourceType::AccessControlPolicy.ty() {
-        return Ok(rules_grant(
-            resource.attrs.get("pvs"),
-            originator,
-            permission,
-            config,
-        ));
+        return rules.grant(resource.attrs.get("pvs"));
     }
     let own_acpi = registry::kind(resource.ty).is_none_or(|kind| kind.own_acpi);
     if !own_acpi {
         return match reader.get(resource.pi())? {
-            Some(parent) => allowed(config, reader, originator, &parent, permission),
+            Some(parent) => {
+                let inherited = Wanted {
+                    target_ty: parent.ty,
+                    ..*wanted
+                };
+                allowed_for(config, reader, originator, &parent, &inherited)
+            }
             None => Ok(false),
         };
     }
     if resource.ty == ResourceType::CseBase.ty()
-        && permission == 2
+        && wanted.permission == 2
         && is_registered_ae(reader, originator)?
     {
         return Ok(true);
     }
-    let acpi = resource.str_list("acpi");
-    if acpi.is_empty() {
+    let mut policies = Vec::new();
+    for acp_id in resource.str_list("acpi") {
+        if let Some(acp) = find_acp(reader, acp_id, config)? {
+            policies.push(acp);
+        }
+    }
+    // Without (existing) policies the resource belongs to its custodian or creator.
+    if policies.is_empty() {
         let owner = resource.str_attr("cstn").unwrap_or(&resource.creator);
         return Ok(!owner.is_empty() && owner == originator);
     }
-    for acp_id in acpi {
-        if let Some(acp) = find_acp(reader, acp_id, config)? {
-            if rules_grant(acp.attrs.get("pv"), originator, permission, config) {
-                return Ok(true);
-            }
+    for acp in policies {
+        if rules.grant(acp.attrs.get("pv"))? {
+            return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Evaluation of access control rules for one request.
+struct Rules<'a> {
+    config: &'a CseConfig,
+    reader: &'a dyn ReadTxn,
+    originator: &'a str,
+    wanted: &'a Wanted,
+}
+
+impl Rules<'_> {
+    /// Does a set of rules (`pv` or `pvs`) grant what is wanted?
+    fn grant(&self, set_of_acrs: Option<&Value>) -> CseResult<bool> {
+        let Some(rules) = set_of_acrs
+            .and_then(|v| v.get("acr"))
+            .and_then(Value::as_array)
+        else {
+            return Ok(false);
+        };
+        for rule in rules {
+            let operations = rule.get("acop").and_then(Value::as_u64).unwrap_or(0) as u32;
+            if operations & self.wanted.permission == 0
+                || !self.objects_match(rule)
+                || !contexts_match(rule)
+            {
+                continue;
+            }
+            let originators = rule
+                .get("acor")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for acor in originators.iter().filter_map(Value::as_str) {
+                if self.originator_matches(acor)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// `acod`: the rule only covers these target types and (for CREATE) child types.
+    fn objects_match(&self, rule: &Value) -> bool {
+        let Some(details) = rule.get("acod").and_then(Value::as_array) else {
+            return true;
+        };
+        details.iter().any(|detail| {
+            let ty_ok = detail
+                .get("ty")
+                .and_then(Value::as_u64)
+                .is_none_or(|ty| ty == u64::from(self.wanted.target_ty));
+            let chty_ok = match (
+                detail.get("chty").and_then(Value::as_array),
+                self.wanted.child_ty,
+            ) {
+                (Some(allowed), Some(child)) => {
+                    allowed.iter().any(|t| t.as_u64() == Some(u64::from(child)))
+                }
+                _ => true,
+            };
+            ty_ok && chty_ok
+        })
+    }
+
+    /// `all` matches anyone; `*` is a wildcard; IDs compare in CSE-relative
+    /// form; a group's ID matches its members.
+    fn originator_matches(&self, acor: &str) -> CseResult<bool> {
+        if acor == "all" {
+            return Ok(true);
+        }
+        let normalized = crate::address::normalize_originator(acor, self.config);
+        if normalized == self.originator
+            || (normalized.contains('*') && wildcard_match(&normalized, self.originator))
+        {
+            return Ok(true);
+        }
+        if normalized.contains('*') {
+            return Ok(false);
+        }
+        let group = match crate::address::locate(self.reader, &normalized, self.config) {
+            Ok(located) if located.resource.ty == ResourceType::Group.ty() => located.resource,
+            _ => return Ok(false),
+        };
+        Ok(group.str_list("mid").iter().any(|member| {
+            crate::address::normalize_originator(member, self.config) == self.originator
+        }))
+    }
+}
+
+/// `acco`: a rule with contexts applies only when one of them holds now.
+/// Time windows (`actw`) are evaluated; IP and location contexts need
+/// information the core does not have, so such a context does not hold
+/// (closed by default rather than open).
+fn contexts_match(rule: &Value) -> bool {
+    let Some(contexts) = rule.get("acco").and_then(Value::as_array) else {
+        return true;
+    };
+    if contexts.is_empty() {
+        return true;
+    }
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    contexts.iter().any(|context| {
+        if context.get("acip").is_some() || context.get("aclr").is_some() {
+            return false;
+        }
+        match context.get("actw").and_then(Value::as_array) {
+            Some(windows) => windows
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|w| crate::cron::matches(w, &now)),
+            None => true,
+        }
+    })
 }
 
 fn is_registered_ae(reader: &dyn ReadTxn, originator: &str) -> CseResult<bool> {
@@ -97,45 +268,6 @@ fn find_acp(reader: &dyn ReadTxn, acp_id: &str, config: &CseConfig) -> CseResult
     Ok((located.virtual_child.is_none()
         && located.resource.ty == ResourceType::AccessControlPolicy.ty())
     .then_some(located.resource))
-}
-
-/// Does a set of access control rules (`pv` or `pvs`) grant `permission`?
-fn rules_grant(
-    set_of_acrs: Option<&Value>,
-    originator: &str,
-    permission: u32,
-    config: &CseConfig,
-) -> bool {
-    let Some(rules) = set_of_acrs
-        .and_then(|v| v.get("acr"))
-        .and_then(Value::as_array)
-    else {
-        return false;
-    };
-    rules.iter().any(|rule| {
-        let operations = rule.get("acop").and_then(Value::as_u64).unwrap_or(0) as u32;
-        if operations & permission == 0 {
-            return false;
-        }
-        let originators = rule.get("acor").and_then(Value::as_array);
-        originators.is_some_and(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .any(|acor| originator_matches(acor, originator, config))
-        })
-    })
-}
-
-/// `all` matches anyone; `*` is a wildcard; IDs compare in CSE-relative form.
-fn originator_matches(acor: &str, originator: &str, config: &CseConfig) -> bool {
-    if acor == "all" {
-        return true;
-    }
-    let acor = crate::address::normalize_originator(acor, config);
-    if acor == originator {
-        return true;
-    }
-    acor.contains('*') && wildcard_match(&acor, originator)
 }
 
 fn wildcard_match(pattern: &str, text: &str) -> bool {
@@ -193,8 +325,40 @@ pub fn validate_rules(sn: &str, value: &Value, allow_empty: bool) -> CseResult<(
             _ => return Err(bad("acop must be an integer from 1 to 63")),
         }
         if let Some(acco) = rule.get("acco") {
-            if !acco.is_array() && !acco.is_null() {
-                return Err(bad("acco must be a list"));
+            let contexts = acco.as_array().ok_or_else(|| bad("acco must be a list"))?;
+            for context in contexts {
+                if let Some(windows) = context.get("actw") {
+                    let windows = windows
+                        .as_array()
+                        .ok_or_else(|| bad("actw must be a list"))?;
+                    if !windows
+                        .iter()
+                        .all(|w| w.as_str().is_some_and(crate::cron::is_valid))
+                    {
+                        return Err(bad("actw entries must be 7-field schedule strings"));
+                    }
+                }
+            }
+        }
+        if let Some(details) = rule.get("acod") {
+            let details = details
+                .as_array()
+                .ok_or_else(|| bad("acod must be a list"))?;
+            for detail in details {
+                let detail = detail
+                    .as_object()
+                    .ok_or_else(|| bad("acod entries must be objects"))?;
+                if detail.get("ty").is_some_and(|ty| ty.as_u64().is_none()) {
+                    return Err(bad("acod/ty must be one resource type number"));
+                }
+                if let Some(chty) = detail.get("chty") {
+                    let ok = chty
+                        .as_array()
+                        .is_some_and(|l| l.iter().all(|t| t.as_u64().is_some()));
+                    if !ok {
+                        return Err(bad("acod/chty must be a list of resource type numbers"));
+                    }
+                }
             }
         }
     }
@@ -216,15 +380,64 @@ mod tests {
         assert!(!wildcard_match("a*b*c", "aXXc"));
     }
 
+    fn grants(
+        pv: &Value,
+        originator: &str,
+        permission: u32,
+        target_ty: u32,
+        child_ty: Option<u32>,
+    ) -> bool {
+        let store = urbis_store::sqlite::SqliteStore::in_memory().unwrap();
+        let reader = urbis_store::Store::reader(&store).unwrap();
+        let config = CseConfig::default();
+        let wanted = Wanted {
+            permission,
+            target_ty,
+            child_ty,
+        };
+        Rules {
+            config: &config,
+            reader: reader.as_ref(),
+            originator,
+            wanted: &wanted,
+        }
+        .grant(Some(pv))
+        .unwrap()
+    }
+
     #[test]
     fn rules() {
-        let config = CseConfig::default();
         let pv = json!({"acr": [{"acor": ["Cae1", "/id-in/Cae2"], "acop": 2}, {"acor": ["all"], "acop": 32}]});
-        assert!(rules_grant(Some(&pv), "Cae1", 2, &config));
-        assert!(rules_grant(Some(&pv), "Cae2", 2, &config));
-        assert!(!rules_grant(Some(&pv), "Cae1", 4, &config));
-        assert!(rules_grant(Some(&pv), "anyone", 32, &config));
-        assert!(!rules_grant(None, "Cae1", 2, &config));
+        assert!(grants(&pv, "Cae1", 2, 3, None));
+        assert!(grants(&pv, "Cae2", 2, 3, None));
+        assert!(!grants(&pv, "Cae1", 4, 3, None));
+        assert!(grants(&pv, "anyone", 32, 3, None));
+    }
+
+    #[test]
+    fn object_details_limit_types() {
+        let pv = json!({"acr": [{"acor": ["Cae"], "acop": 3, "acod": [{"ty": 3, "chty": [3]}]}]});
+        assert!(grants(&pv, "Cae", 1, 3, Some(3)), "CNT under CNT");
+        assert!(
+            !grants(&pv, "Cae", 1, 3, Some(4)),
+            "CIN is not a listed child type"
+        );
+        assert!(grants(&pv, "Cae", 2, 3, None), "retrieve a CNT");
+        assert!(!grants(&pv, "Cae", 2, 2, None), "the rule is only for CNTs");
+    }
+
+    #[test]
+    fn time_windows() {
+        let always =
+            json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"actw": ["* * * * * * *"]}]}]});
+        let never = json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"actw": ["* * * * * * 1984"]}]}]});
+        let by_ip = json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"acip": {"ipv4": ["10.0.0.1"]}}]}]});
+        assert!(grants(&always, "Cae", 2, 3, None));
+        assert!(!grants(&never, "Cae", 2, 3, None));
+        assert!(
+            !grants(&by_ip, "Cae", 2, 3, None),
+            "unevaluated contexts do not grant"
+        );
     }
 
     #[test]

@@ -57,6 +57,19 @@ pub fn to_cse_relative<'a>(to: &'a str, config: &'a CseConfig) -> CseResult<&'a 
     Ok(if rest.is_empty() { bare_cse } else { rest })
 }
 
+/// Whether `to` is only a CSE-ID (`/id-in`, `//sp/id-in`): an entity, not a
+/// resource. Resource operations need a resource address (TS-0004 §6.2.3).
+pub fn is_bare_cse_id(to: &str, config: &CseConfig) -> bool {
+    let sp_relative = match to.strip_prefix("//") {
+        Some(absolute) => match absolute.split_once('/') {
+            Some((_, rest)) => format!("/{rest}"),
+            None => return false,
+        },
+        None => to.to_owned(),
+    };
+    sp_relative == config.cse_id
+}
+
 /// The CSE-relative form of an originator of this CSE (`/id-in/Cae` → `Cae`).
 pub fn normalize_originator(fr: &str, config: &CseConfig) -> String {
     let bare_cse = config.cse_id_bare();

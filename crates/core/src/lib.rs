@@ -19,6 +19,7 @@ pub mod attributes;
 pub mod batch;
 pub mod config;
 pub mod content;
+pub mod cron;
 pub mod expiry;
 pub mod ids;
 pub mod notify;

@@ -31,7 +31,7 @@ async fn process(cse: &Cse, request: Request) -> CseResult<Response> {
         return Err(CseError::bad_request("ty is only allowed in CREATE"));
     }
     check_times(&request)?;
-    check_parameters(&request)?;
+    check_parameters(cse, &request)?;
     content::result_content(&request)?;
     let registering_ae = request.op == Operation::Create && request.ty == Some(2);
     let originator = match request.fr.as_deref() {
@@ -94,7 +94,7 @@ fn check_times(request: &Request) -> CseResult<()> {
     Ok(())
 }
 
-fn check_parameters(request: &Request) -> CseResult<()> {
+fn check_parameters(cse: &Cse, request: &Request) -> CseResult<()> {
     let fc = &request.fc;
     if fc.fu.is_some_and(|fu| !(1..=2).contains(&fu)) {
         return Err(CseError::bad_request("filterUsage must be 1 or 2"));
@@ -106,6 +106,14 @@ fn check_parameters(request: &Request) -> CseResult<()> {
         return Err(CseError::bad_request(
             "desiredIdentifierResultType must be 1 or 2",
         ));
+    }
+    if request.op != Operation::Notify && address::is_bare_cse_id(&request.to, cse.config()) {
+        return Err(CseError::bad_request(format!(
+            "{} is a CSE-ID, not a resource address (use {}/{})",
+            request.to,
+            cse.config().cse_id,
+            cse.config().cse_name
+        )));
     }
     for (name, _) in &fc.atr {
         if !registry::is_known_attribute(name) {

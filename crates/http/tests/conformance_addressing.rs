@@ -87,9 +87,15 @@ async fn retrieve_by_sp_relative_unstructured_address() {
     let answer = cse.retrieve(&format!("/~/id-in/{ri}"), &aei).await;
     assert_eq!(answer.rsc, 2000, "{}", answer.body);
     assert_eq!(answer.at("/m2m:cnt/rn"), &json!("box"));
-    // `/~/id-in` alone is the CSEBase.
-    let base = cse.retrieve("/~/id-in", common::ADMIN).await;
-    assert_eq!(base.rsc, 2000, "{}", base.body);
+    // `/~/id-in` alone is a CSE-ID, not a resource address.
+    let bare = cse.retrieve("/~/id-in", common::ADMIN).await;
+    assert_eq!(bare.rsc, 4000, "{}", bare.body);
+    let bare = cse
+        .retrieve("/_/test.example.com/id-in", common::ADMIN)
+        .await;
+    assert_eq!(bare.rsc, 4000, "{}", bare.body);
+    // the CSEBase by its resource ID still works
+    let base = cse.retrieve("/~/id-in/id-in", common::ADMIN).await;
     assert_eq!(base.at("/m2m:cb/ri"), &json!("id-in"));
 }
 

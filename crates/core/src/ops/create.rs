@@ -174,12 +174,13 @@ fn check_create_access(
     {
         return Ok(());
     }
-    access::require(
+    access::require_for(
         cse.config(),
         reader,
         originator,
         parent,
         Operation::Create.permission_bit(),
+        Some(ty),
     )
 }
 
