@@ -50,6 +50,7 @@ impl BatchRule {
 
 struct Pending {
     targets: Vec<String>,
+    stats_of: Option<String>,
     items: Vec<Value>,
     latest_only: bool,
     generation: u64,
@@ -63,7 +64,13 @@ pub struct Batches {
 
 impl Cse {
     /// Add one notification body (`m2m:sgn`) to its subscription's batch.
-    pub(crate) fn batch(&self, rule: BatchRule, targets: Vec<String>, body: Value) {
+    pub(crate) fn batch(
+        &self,
+        rule: BatchRule,
+        targets: Vec<String>,
+        body: Value,
+        stats_of: Option<String>,
+    ) {
         let sgn = body.get("m2m:sgn").cloned().unwrap_or(body);
         let (full, start_timer) = {
             let mut pending = self.batches().pending.lock();
@@ -76,6 +83,7 @@ impl Cse {
                 .entry(rule.subscription.clone())
                 .or_insert_with(|| Pending {
                     targets: targets.clone(),
+                    stats_of: stats_of.clone(),
                     items: Vec::new(),
                     latest_only: rule.latest_only,
                     generation,
@@ -119,6 +127,7 @@ impl Cse {
         let Some(pending) = self.batches().pending.lock().remove(subscription) else {
             return;
         };
+        let events = pending.items.len() as u64;
         let items = if pending.latest_only {
             pending.items.into_iter().last().into_iter().collect()
         } else {
@@ -130,7 +139,11 @@ impl Cse {
             for resolved in self.resolve_targets(target) {
                 let mut request = crate::notify::notify_request(self, &resolved.uri, body.clone());
                 request.ec = event_category;
-                self.notifier().enqueue(resolved, request);
+                let delivered = pending
+                    .stats_of
+                    .as_ref()
+                    .map(|sub| self.count_delivery(sub, target, events));
+                self.notifier().enqueue(resolved, request, delivered);
             }
         }
     }

@@ -74,6 +74,8 @@ pub struct Notification {
     pub batch: Option<crate::batch::BatchRule>,
     /// Flush this subscription's pending batch before sending.
     pub flush_first: Option<String>,
+    /// Count deliveries in this subscription's `nsi` (it has `nse` on).
+    pub stats_of: Option<String>,
 }
 
 impl Notification {
@@ -84,15 +86,22 @@ impl Notification {
             blocking: false,
             batch: None,
             flush_first: None,
+            stats_of: None,
         }
     }
 }
 
 const QUEUE_DEPTH: usize = 1024;
 
+/// Called once a queued notification was sent: `true` when the target answered.
+pub type Delivered = Box<dyn FnOnce(bool) + Send>;
+
+/// One queued notification: the request, its serialization, the delivery callback.
+type Queued = (Request, Serialization, Option<Delivered>);
+
 pub struct Notifier {
     transports: RwLock<Vec<Arc<dyn Transport>>>,
-    queues: Mutex<HashMap<String, mpsc::Sender<(Request, Serialization)>>>,
+    queues: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
     timeout: Duration,
 }
 
@@ -139,7 +148,7 @@ impl Notifier {
 
     /// Queue for delivery in order per target; never blocks the caller. A full
     /// queue drops the notification with a warning rather than growing memory.
-    pub fn enqueue(&self, target: Target, request: Request) {
+    pub fn enqueue(&self, target: Target, request: Request, delivered: Option<Delivered>) {
         let uri = target.uri;
         let Some(transport) = self.transport_for(&uri) else {
             tracing::warn!(%uri, "no transport for notification target");
@@ -147,26 +156,35 @@ impl Notifier {
         };
         let mut queues = self.queues.lock();
         let sender = queues.entry(uri.clone()).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::channel::<(Request, Serialization)>(QUEUE_DEPTH);
+            let (tx, mut rx) = mpsc::channel::<Queued>(QUEUE_DEPTH);
             let timeout = self.timeout;
             let target = uri.clone();
             tokio::spawn(async move {
-                while let Some((request, serialization)) = rx.recv().await {
-                    match tokio::time::timeout(
+                while let Some((request, serialization, delivered)) = rx.recv().await {
+                    let answered = match tokio::time::timeout(
                         timeout,
                         transport.send(&target, request, serialization),
                     )
                     .await
                     {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(err)) => tracing::info!(%target, %err, "notification not delivered"),
-                        Err(_) => tracing::info!(%target, "notification target timed out"),
+                        Ok(Ok(_)) => true,
+                        Ok(Err(err)) => {
+                            tracing::info!(%target, %err, "notification not delivered");
+                            false
+                        }
+                        Err(_) => {
+                            tracing::info!(%target, "notification target timed out");
+                            false
+                        }
+                    };
+                    if let Some(delivered) = delivered {
+                        delivered(answered);
                     }
                 }
             });
             tx
         });
-        if let Err(err) = sender.try_send((request, target.serialization)) {
+        if let Err(err) = sender.try_send((request, target.serialization, delivered)) {
             tracing::warn!(%uri, %err, "notification queue full or closed; notification dropped");
             if matches!(err, mpsc::error::TrySendError::Closed(_)) {
                 queues.remove(&uri);
@@ -259,13 +277,22 @@ impl Cse {
     pub fn dispatch(&self, notifications: Vec<Notification>) {
         for notification in notifications {
             if let Some(rule) = notification.batch {
-                self.batch(rule, notification.targets, notification.body);
+                self.batch(
+                    rule,
+                    notification.targets,
+                    notification.body,
+                    notification.stats_of,
+                );
                 continue;
             }
             for target in &notification.targets {
                 for resolved in self.resolve_targets(target) {
                     let request = notify_request(self, &resolved.uri, notification.body.clone());
-                    self.notifier().enqueue(resolved, request);
+                    let delivered = notification
+                        .stats_of
+                        .as_ref()
+                        .map(|sub| self.count_delivery(sub, target, 1));
+                    self.notifier().enqueue(resolved, request, delivered);
                 }
             }
         }
@@ -340,6 +367,8 @@ pub fn collect(ctx: &mut WriteCtx<'_>, subject_ri: &str, event: &Event<'_>) -> C
         let targets: Vec<String> = sub.str_list("nu").into_iter().map(str::to_owned).collect();
         let mut notification = Notification::new(targets, sgn);
         notification.batch = crate::batch::BatchRule::of(&sub);
+        notification.stats_of =
+            crate::resources::subscription::statistics_enabled(&sub).then(|| sub.ri().to_owned());
         ctx.notifications.push(notification);
 
         if let Some(exc) = sub.u64_attr("exc") {
@@ -534,4 +563,38 @@ pub async fn blocking_update(
         }
     }
     Ok(())
+}
+
+impl Cse {
+    /// A callback that records `events` delivered to `target` in the
+    /// subscription's notification statistics (`nsi`: rqs, rsr, noec).
+    pub(crate) fn count_delivery(
+        &self,
+        subscription: &str,
+        target: &str,
+        events: u64,
+    ) -> Delivered {
+        let cse = self.clone();
+        let subscription = subscription.to_owned();
+        let target = target.to_owned();
+        Box::new(move |answered| {
+            tokio::spawn(async move {
+                let recorded = urbis_store::write(cse.store(), move |txn| {
+                    let Some(mut sub) = txn.get(&subscription)? else {
+                        return Ok(());
+                    };
+                    if !crate::resources::subscription::statistics_enabled(&sub) {
+                        return Ok(());
+                    }
+                    crate::resources::subscription::count(&mut sub, &target, events, answered);
+                    txn.update(&sub, false)?;
+                    Ok(())
+                })
+                .await;
+                if let Err(err) = recorded {
+                    tracing::warn!(%err, "notification statistics not recorded");
+                }
+            });
+        })
+    }
 }

@@ -45,6 +45,8 @@ pub struct WriteCtx<'a> {
     pub now: &'a str,
     /// Notifications to send once the job is committed.
     pub notifications: &'a mut Vec<Notification>,
+    /// For UPDATE: the attributes the request changes.
+    pub changes: Option<&'a Attrs>,
 }
 
 /// Behaviour of a resource type. Every method has a do-nothing default.

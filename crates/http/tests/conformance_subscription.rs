@@ -790,3 +790,76 @@ async fn subscription_by_an_originator_without_retrieve_rights_is_refused_with_4
         4004
     );
 }
+
+#[tokio::test]
+async fn notification_statistics_count_events_and_reset_when_enabled_again() {
+    let cse = common::start().await;
+    let aei = setup(&cse).await;
+    let receiver = common::receiver().await;
+    let answer = subscribe(
+        &cse,
+        "/cse-in/app/box",
+        &aei,
+        json!({"rn": "stats", "nu": [receiver.url], "nse": true}),
+    )
+    .await;
+    assert_eq!(answer.rsc, 2001, "{}", answer.body);
+    assert!(
+        answer.at("/m2m:sub/nsi").is_null(),
+        "no statistics before any event"
+    );
+
+    for label in ["a", "b"] {
+        let update = cse
+            .update(
+                "/cse-in/app/box",
+                &aei,
+                json!({"m2m:cnt": {"lbl": [label]}}),
+            )
+            .await;
+        assert_eq!(update.rsc, 2004);
+    }
+    receiver.wait_for(3).await; // verification + 2 events
+    let mut stats = Value::Null;
+    for _ in 0..100 {
+        let sub = cse.retrieve("/cse-in/app/box/stats", &aei).await;
+        stats = sub.at("/m2m:sub/nsi/0").clone();
+        if stats.get("rsr") == Some(&json!(2)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats["tg"], json!(receiver.url), "{stats}");
+    assert_eq!(
+        stats["rqs"],
+        json!(2),
+        "the verification request is not counted: {stats}"
+    );
+    assert_eq!(stats["rsr"], json!(2), "{stats}");
+    assert_eq!(stats["noec"], json!(2), "{stats}");
+
+    let off = cse
+        .update(
+            "/cse-in/app/box/stats",
+            &aei,
+            json!({"m2m:sub": {"nse": false}}),
+        )
+        .await;
+    assert_eq!(
+        off.at("/m2m:sub/nsi/0/rqs"),
+        &json!(2),
+        "turning statistics off keeps them"
+    );
+    let on = cse
+        .update(
+            "/cse-in/app/box/stats",
+            &aei,
+            json!({"m2m:sub": {"nse": true}}),
+        )
+        .await;
+    assert!(
+        on.at("/m2m:sub/nsi").is_null(),
+        "turning them on again starts afresh: {}",
+        on.body
+    );
+}

@@ -110,6 +110,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             originator: &creator,
             now: &now,
             notifications: &mut notifications,
+            changes: None,
         };
         let parent_changed = kind.hooks.on_create(&mut ctx, &mut parent, &mut resource)?;
         ctx.txn.insert(&resource)?;

@@ -117,6 +117,7 @@ pub(crate) fn remove_in_txn(
         originator,
         now: &now,
         notifications,
+        changes: None,
     };
     notify::collect(
         &mut ctx,

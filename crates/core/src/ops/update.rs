@@ -97,6 +97,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
             originator: &job_originator,
             now: &now,
             notifications: &mut notifications,
+            changes: Some(&job_changes),
         };
         kind.hooks.on_update(&mut ctx, &previous, &mut resource)?;
         ctx.txn

@@ -142,10 +142,14 @@ impl Hooks for SubscriptionHooks {
 
     fn on_update(
         &self,
-        _ctx: &mut WriteCtx<'_>,
+        ctx: &mut WriteCtx<'_>,
         _previous: &Resource,
         resource: &mut Resource,
     ) -> CseResult<()> {
+        // turning statistics on (again) starts them afresh; removing nse removes them
+        if let Some(Value::Bool(true) | Value::Null) = ctx.changes.and_then(|c| c.get("nse")) {
+            resource.attrs.remove("nsi");
+        }
         if resource.attrs.get("enc").is_none_or(Value::is_null) {
             resource.set("enc", json!({"net": [net::UPDATE]}));
         }
@@ -363,4 +367,39 @@ pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) {
     notice.blocking = true;
     notice.flush_first = Some(sub.ri().to_owned());
     ctx.notifications.push(notice);
+}
+
+/// `nse`: notification statistics are being collected.
+pub fn statistics_enabled(sub: &Resource) -> bool {
+    sub.attrs.get("nse").and_then(Value::as_bool) == Some(true)
+}
+
+/// Add `events` sent to `target` to `nsi` (requests sent, responses received,
+/// notification events), one entry per target.
+pub fn count(sub: &mut Resource, target: &str, events: u64, answered: bool) {
+    let mut entries = match sub.attrs.remove("nsi") {
+        Some(Value::Array(entries)) => entries,
+        _ => Vec::new(),
+    };
+    let position = entries
+        .iter()
+        .position(|e| e.get("tg").and_then(Value::as_str) == Some(target));
+    let index = match position {
+        Some(index) => index,
+        None => {
+            entries.push(json!({"tg": target, "rqs": 0, "rsr": 0, "noec": 0}));
+            entries.len() - 1
+        }
+    };
+    let bump = |entry: &mut Value, key: &str, by: u64| {
+        let now = entry.get(key).and_then(Value::as_u64).unwrap_or(0);
+        entry[key] = json!(now + by);
+    };
+    let entry = &mut entries[index];
+    bump(entry, "rqs", events);
+    bump(entry, "noec", events);
+    if answered {
+        bump(entry, "rsr", events);
+    }
+    sub.set("nsi", Value::Array(entries));
 }
