@@ -28,6 +28,7 @@ pub fn result_content(request: &Request) -> CseResult<u8> {
             &[
                 ATTRIBUTES,
                 ATTRIBUTES_AND_CHILDREN,
+                ORIGINAL_RESOURCE,
                 CHILDREN,
                 ATTRIBUTES_AND_CHILD_REFERENCES,
                 CHILD_REFERENCES,

@@ -582,3 +582,24 @@ async fn retrieve_with_attribute_list_returns_only_those_attributes() {
     assert_eq!(answer.rsc, 2000, "{}", answer.body);
     assert_eq!(answer.at("/m2m:cnt"), &json!({"cni": 2, "rn": "c1"}));
 }
+
+#[tokio::test]
+async fn retrieve_original_resource_of_a_local_resource_is_the_resource() {
+    let cse = common::start().await;
+    let aei = tree(&cse).await;
+    let plain = cse.retrieve("/cse-in/app/c1", &aei).await;
+    let original = cse.retrieve("/cse-in/app/c1?rcn=7", &aei).await;
+    assert_eq!(original.rsc, 2000, "{}", original.body);
+    assert_eq!(original.at("/m2m:cnt/ri"), plain.at("/m2m:cnt/ri"));
+    let on_update = cse
+        .send(
+            Method::PUT,
+            "/cse-in/app/c1?rcn=7",
+            Some(&aei),
+            None,
+            Some(json!({"m2m:cnt": {}})),
+            &[],
+        )
+        .await;
+    assert_eq!(on_update.rsc, 4000, "rcn 7 is for RETRIEVE only");
+}

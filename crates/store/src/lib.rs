@@ -96,6 +96,26 @@ pub trait Store: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// Wrap `f` as a job whose outcome (after the commit) goes to `reply`.
+fn job<T, F>(f: F, reply: impl FnOnce(CseResult<T>) + Send + 'static) -> WriteJob
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTxn) -> CseResult<T> + Send + 'static,
+{
+    Box::new(move |txn| {
+        let result = f(txn);
+        Completion {
+            rollback: result.is_err(),
+            done: Box::new(move |commit| {
+                reply(match commit {
+                    Ok(()) => result,
+                    Err(err) => Err(err.into()),
+                })
+            }),
+        }
+    })
+}
+
 /// Run `f` on the writer and wait until it is durably committed (or rolled back
 /// because it failed).
 pub async fn write<T, F>(store: &dyn Store, f: F) -> CseResult<T>
@@ -104,18 +124,8 @@ where
     F: FnOnce(&mut dyn WriteTxn) -> CseResult<T> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    store.submit(Box::new(move |txn| {
-        let result = f(txn);
-        Completion {
-            rollback: result.is_err(),
-            done: Box::new(move |commit| {
-                let outcome = match commit {
-                    Ok(()) => result,
-                    Err(err) => Err(err.into()),
-                };
-                let _ = tx.send(outcome);
-            }),
-        }
+    store.submit(job(f, move |outcome| {
+        let _ = tx.send(outcome);
     }));
     rx.await.unwrap_or_else(|_| {
         Err(CseError::internal(
@@ -131,18 +141,8 @@ where
     F: FnOnce(&mut dyn WriteTxn) -> CseResult<T> + Send + 'static,
 {
     let (tx, rx) = std::sync::mpsc::channel();
-    store.submit(Box::new(move |txn| {
-        let result = f(txn);
-        Completion {
-            rollback: result.is_err(),
-            done: Box::new(move |commit| {
-                let outcome = match commit {
-                    Ok(()) => result,
-                    Err(err) => Err(err.into()),
-                };
-                let _ = tx.send(outcome);
-            }),
-        }
+    store.submit(job(f, move |outcome| {
+        let _ = tx.send(outcome);
     }));
     rx.recv().unwrap_or_else(|_| {
         Err(CseError::internal(

@@ -5,7 +5,8 @@ use urbis_model::{
     time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc,
 };
 
-use crate::address::{self, Virtual};
+use super::Landing;
+use crate::address::Virtual;
 use crate::attributes::{self, check_resource_name, Phase};
 use crate::notify::{self, net, Event};
 use crate::registry::{self, ReadCtx, WriteCtx};
@@ -16,14 +17,10 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         .ty
         .ok_or_else(|| CseError::bad_request("resource type (ty) is missing"))?;
     let rcn = content::result_content(&request)?;
-    let located = {
-        let reader = cse.store().reader()?;
-        address::locate(reader.as_ref(), &request.to, cse.config())?
+    let located = match super::land(cse, &request, &originator).await? {
+        Landing::At(located) => located,
+        Landing::FannedOut(answer) => return Ok(answer),
     };
-    if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
-            .await;
-    }
     let (kind, parent, resource) = {
         let reader = cse.store().reader()?;
         match located.virtual_child {

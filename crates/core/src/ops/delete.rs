@@ -5,21 +5,18 @@ use urbis_model::{
 };
 use urbis_store::WriteTxn;
 
-use crate::address::{self, Virtual};
+use super::Landing;
+use crate::address::Virtual;
 use crate::notify::{self, net, Event, Notification};
 use crate::registry::{self, WriteCtx};
 use crate::{access, content, Cse};
 
 pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
     let rcn = content::result_content(&request)?;
-    let located = {
-        let reader = cse.store().reader()?;
-        address::locate(reader.as_ref(), &request.to, cse.config())?
+    let located = match super::land(cse, &request, &originator).await? {
+        Landing::At(located) => located,
+        Landing::FannedOut(answer) => return Ok(answer),
     };
-    if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
-            .await;
-    }
     let target = {
         let reader = cse.store().reader()?;
         match located.virtual_child {

@@ -13,7 +13,30 @@ pub mod update;
 use serde_json::{Map, Value};
 use urbis_model::{time, CseError, CseResult, Request, Resource};
 
+use crate::address::{self, Located, Virtual};
 use crate::Cse;
+
+/// Where a request lands: at a resource (maybe a virtual `la`/`ol` below it),
+/// or at a group's fan-out point, whose aggregated answer is already there.
+pub(crate) enum Landing {
+    At(Located),
+    FannedOut(urbis_model::Response),
+}
+
+pub(crate) async fn land(cse: &Cse, request: &Request, originator: &str) -> CseResult<Landing> {
+    let located = {
+        let reader = cse.store().reader()?;
+        address::locate(reader.as_ref(), &request.to, cse.config())?
+    };
+    match &located.virtual_child {
+        Some(Virtual::FanOut(rest)) => {
+            let answer =
+                fanout::fan_out(cse, &located.resource, rest, request.clone(), originator).await?;
+            Ok(Landing::FannedOut(answer))
+        }
+        _ => Ok(Landing::At(located)),
+    }
+}
 
 /// The single `{"m2m:xyz": {...}}` entry of a CREATE/UPDATE body.
 pub(crate) fn single_root(request: &Request) -> CseResult<(&str, &Map<String, Value>)> {

@@ -5,21 +5,18 @@ use serde_json::{json, Value};
 use urbis_model::{CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc};
 use urbis_store::ReadTxn;
 
-use crate::address::{self, Virtual};
+use super::Landing;
+use crate::address::Virtual;
 use crate::resources::container;
 use crate::{access, content, registry, Cse};
 
 pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
     let rcn = content::result_content(&request)?;
     let permission = Operation::Retrieve.permission_bit();
-    let located = {
-        let reader = cse.store().reader()?;
-        address::locate(reader.as_ref(), &request.to, cse.config())?
+    let located = match super::land(cse, &request, &originator).await? {
+        Landing::At(located) => located,
+        Landing::FannedOut(answer) => return Ok(answer),
     };
-    if let Some(Virtual::FanOut(rest)) = &located.virtual_child {
-        return super::fanout::fan_out(cse, &located.resource, rest, request.clone(), &originator)
-            .await;
-    }
     let target = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
@@ -156,7 +153,8 @@ pub(crate) fn shape(
     }
     match rcn {
         content::NOTHING => Ok(Value::Null),
-        content::ATTRIBUTES => Ok(content::wrap(&target)),
+        // this CSE hosts no announced resources, so every resource is its own original
+        content::ATTRIBUTES | content::ORIGINAL_RESOURCE => Ok(content::wrap(&target)),
         content::ATTRIBUTES_AND_CHILDREN | content::CHILDREN => {
             let with_attributes = rcn == content::ATTRIBUTES_AND_CHILDREN;
             let reader = cse.store().reader()?;
