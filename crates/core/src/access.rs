@@ -9,6 +9,8 @@
 //! 5. a resource with `acpi` is governed by the `pv` of those policies;
 //! 6. a resource without `acpi` is open to its creator (or `cstn`) only.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 use urbis_model::{CseError, CseResult, Resource, ResourceType};
 use urbis_store::ReadTxn;
@@ -16,8 +18,66 @@ use urbis_store::ReadTxn;
 use crate::config::CseConfig;
 use crate::registry;
 
+/// What access control allows a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    Denied,
+    /// Only these attributes (the `aca` of the rules that matched).
+    Attributes(BTreeSet<String>),
+    All,
+}
+
+impl Grant {
+    /// Rules grant the union of what each grants.
+    fn or(self, other: Grant) -> Grant {
+        match (self, other) {
+            (Grant::All, _) | (_, Grant::All) => Grant::All,
+            (Grant::Attributes(mut a), Grant::Attributes(b)) => {
+                a.extend(b);
+                Grant::Attributes(a)
+            }
+            (Grant::Attributes(a), Grant::Denied) | (Grant::Denied, Grant::Attributes(a)) => {
+                Grant::Attributes(a)
+            }
+            (Grant::Denied, Grant::Denied) => Grant::Denied,
+        }
+    }
+
+    fn from_bool(allowed: bool) -> Grant {
+        if allowed {
+            Grant::All
+        } else {
+            Grant::Denied
+        }
+    }
+
+    /// Whether the request may touch all of `attributes`.
+    pub fn covers<'a>(&self, attributes: impl IntoIterator<Item = &'a str>) -> bool {
+        match self {
+            Grant::All => true,
+            Grant::Denied => false,
+            Grant::Attributes(allowed) => attributes.into_iter().all(|a| allowed.contains(a)),
+        }
+    }
+
+    /// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless `attributes` are covered.
+    pub fn require<'a>(
+        &self,
+        originator: &str,
+        attributes: impl IntoIterator<Item = &'a str>,
+    ) -> CseResult<()> {
+        if self.covers(attributes) {
+            Ok(())
+        } else {
+            Err(CseError::no_privilege(format!(
+                "originator {originator} has no privilege for this operation"
+            )))
+        }
+    }
+}
+
 /// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless `originator` holds `permission`
-/// (an `acop` bit) on `resource`.
+/// (an `acop` bit) on `resource`, for every attribute.
 pub fn require(
     config: &CseConfig,
     reader: &dyn ReadTxn,
@@ -25,33 +85,33 @@ pub fn require(
     resource: &Resource,
     permission: u32,
 ) -> CseResult<()> {
-    require_for(config, reader, originator, resource, permission, None)
+    match grant(config, reader, originator, resource, permission, None)? {
+        Grant::All => Ok(()),
+        _ => Err(CseError::no_privilege(format!(
+            "originator {originator} has no privilege for this operation"
+        ))),
+    }
 }
 
-/// Like [`require`]; for CREATE, `child_ty` is the type to be created (rules
-/// may limit it with `acod/chty`).
-pub fn require_for(
+/// What `originator` may do with `permission` on `resource`; for CREATE,
+/// `child_ty` is the type to be created (rules may limit it with `acod/chty`).
+pub fn grant(
     config: &CseConfig,
     reader: &dyn ReadTxn,
     originator: &str,
     resource: &Resource,
     permission: u32,
     child_ty: Option<u32>,
-) -> CseResult<()> {
+) -> CseResult<Grant> {
     let wanted = Wanted {
         permission,
         target_ty: resource.ty,
         child_ty,
     };
-    if allowed_for(config, reader, originator, resource, &wanted)? {
-        Ok(())
-    } else {
-        Err(CseError::no_privilege(format!(
-            "originator {originator} has no privilege for this operation"
-        )))
-    }
+    grant_for(config, reader, originator, resource, &wanted)
 }
 
+/// Whether `originator` holds `permission` on `resource` for every attribute.
 pub fn allowed(
     config: &CseConfig,
     reader: &dyn ReadTxn,
@@ -59,17 +119,7 @@ pub fn allowed(
     resource: &Resource,
     permission: u32,
 ) -> CseResult<bool> {
-    allowed_for(
-        config,
-        reader,
-        originator,
-        resource,
-        &Wanted {
-            permission,
-            target_ty: resource.ty,
-            child_ty: None,
-        },
-    )
+    Ok(grant(config, reader, originator, resource, permission, None)? == Grant::All)
 }
 
 /// What is asked: an operation bit, on a resource of some type, and for
@@ -81,15 +131,15 @@ struct Wanted {
     child_ty: Option<u32>,
 }
 
-fn allowed_for(
+fn grant_for(
     config: &CseConfig,
     reader: &dyn ReadTxn,
     originator: &str,
     resource: &Resource,
     wanted: &Wanted,
-) -> CseResult<bool> {
+) -> CseResult<Grant> {
     if originator == config.admin_originator || originator == config.cse_id {
-        return Ok(true);
+        return Ok(Grant::All);
     }
     let rules = Rules {
         config,
@@ -108,16 +158,16 @@ fn allowed_for(
                     target_ty: parent.ty,
                     ..*wanted
                 };
-                allowed_for(config, reader, originator, &parent, &inherited)
+                grant_for(config, reader, originator, &parent, &inherited)
             }
-            None => Ok(false),
+            None => Ok(Grant::Denied),
         };
     }
     if resource.ty == ResourceType::CseBase.ty()
         && wanted.permission == 2
         && is_registered_ae(reader, originator)?
     {
-        return Ok(true);
+        return Ok(Grant::All);
     }
     let mut policies = Vec::new();
     for acp_id in resource.str_list("acpi") {
@@ -128,14 +178,16 @@ fn allowed_for(
     // Without (existing) policies the resource belongs to its custodian or creator.
     if policies.is_empty() {
         let owner = resource.str_attr("cstn").unwrap_or(&resource.creator);
-        return Ok(!owner.is_empty() && owner == originator);
+        return Ok(Grant::from_bool(!owner.is_empty() && owner == originator));
     }
+    let mut granted = Grant::Denied;
     for acp in policies {
-        if rules.grant(acp.attrs.get("pv"))? {
-            return Ok(true);
+        granted = granted.or(rules.grant(acp.attrs.get("pv"))?);
+        if granted == Grant::All {
+            break;
         }
     }
-    Ok(false)
+    Ok(granted)
 }
 
 /// Evaluation of access control rules for one request.
@@ -147,14 +199,16 @@ struct Rules<'a> {
 }
 
 impl Rules<'_> {
-    /// Does a set of rules (`pv` or `pvs`) grant what is wanted?
-    fn grant(&self, set_of_acrs: Option<&Value>) -> CseResult<bool> {
+    /// What a set of rules (`pv` or `pvs`) grants: everything, when a matching
+    /// rule has no `aca`; otherwise the attributes the matching rules list.
+    fn grant(&self, set_of_acrs: Option<&Value>) -> CseResult<Grant> {
         let Some(rules) = set_of_acrs
             .and_then(|v| v.get("acr"))
             .and_then(Value::as_array)
         else {
-            return Ok(false);
+            return Ok(Grant::Denied);
         };
+        let mut granted = Grant::Denied;
         for rule in rules {
             let operations = rule.get("acop").and_then(Value::as_u64).unwrap_or(0) as u32;
             if operations & self.wanted.permission == 0
@@ -168,13 +222,29 @@ impl Rules<'_> {
                 .and_then(Value::as_array)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
+            let mut matched = false;
             for acor in originators.iter().filter_map(Value::as_str) {
                 if self.originator_matches(acor)? {
-                    return Ok(true);
+                    matched = true;
+                    break;
                 }
             }
+            if !matched {
+                continue;
+            }
+            match rule.get("aca").and_then(Value::as_array) {
+                Some(attributes) => {
+                    let listed = attributes
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    granted = granted.or(Grant::Attributes(listed));
+                }
+                None => return Ok(Grant::All),
+            }
         }
-        Ok(false)
+        Ok(granted)
     }
 
     /// `acod`: the rule only covers these target types and (for CREATE) child types.
@@ -403,6 +473,35 @@ mod tests {
         }
         .grant(Some(pv))
         .unwrap()
+            == Grant::All
+    }
+
+    #[test]
+    fn attribute_rules_grant_only_their_attributes() {
+        let store = urbis_store::sqlite::SqliteStore::in_memory().unwrap();
+        let reader = urbis_store::Store::reader(&store).unwrap();
+        let config = CseConfig::default();
+        let wanted = Wanted {
+            permission: 2,
+            target_ty: 3,
+            child_ty: None,
+        };
+        let rules = Rules {
+            config: &config,
+            reader: reader.as_ref(),
+            originator: "Cae",
+            wanted: &wanted,
+        };
+        let limited = json!({"acr": [{"acor": ["Cae"], "acop": 2, "aca": ["lbl"]}]});
+        let grant = rules.grant(Some(&limited)).unwrap();
+        assert!(grant.covers(["lbl"]));
+        assert!(!grant.covers(["lbl", "rn"]));
+        let mixed = json!({"acr": [{"acor": ["Cae"], "acop": 2, "aca": ["lbl"]}, {"acor": ["Cae"], "acop": 2}]});
+        assert_eq!(
+            rules.grant(Some(&mixed)).unwrap(),
+            Grant::All,
+            "a rule without aca grants everything"
+        );
     }
 
     #[test]

@@ -846,3 +846,65 @@ async fn acop_discovery_only_allows_discovery_but_not_retrieve() {
         .await;
     assert_eq!(nobody.at("/m2m:uril"), &json!([]), "{}", nobody.body);
 }
+
+#[tokio::test]
+async fn rules_limited_to_attributes_grant_only_those_attributes() {
+    let cse = common::start().await;
+    let reader = "Creader";
+    // RETRIEVE and UPDATE of `lbl` only; CREATE of children with lbl and rn only
+    let pv = json!({"acr": [
+        {"acor": [reader], "acop": 2 + 4, "aca": ["lbl"]},
+        {"acor": [reader], "acop": 1, "aca": ["lbl", "rn"]}
+    ]});
+    let (_, _) = protected_container(&cse, pv).await;
+
+    let full = cse.retrieve("/cse-in/owner/box", reader).await;
+    assert_eq!(
+        full.rsc, 4103,
+        "a full representation holds attributes outside aca"
+    );
+    let partial = cse.retrieve("/cse-in/owner/box?atrl=lbl", reader).await;
+    assert_eq!(partial.rsc, 2000, "{}", partial.body);
+    let other = cse.retrieve("/cse-in/owner/box?atrl=rn", reader).await;
+    assert_eq!(other.rsc, 4103);
+
+    let relabel = cse
+        .update(
+            "/cse-in/owner/box",
+            reader,
+            json!({"m2m:cnt": {"lbl": ["x"]}}),
+        )
+        .await;
+    assert_eq!(relabel.rsc, 2004, "{}", relabel.body);
+    let resize = cse
+        .update("/cse-in/owner/box", reader, json!({"m2m:cnt": {"mni": 3}}))
+        .await;
+    assert_eq!(resize.rsc, 4103);
+
+    let too_much = cse
+        .create(
+            "/cse-in/owner/box",
+            reader,
+            3,
+            json!({"m2m:cnt": {"rn": "a", "mni": 2}}),
+        )
+        .await;
+    assert_eq!(too_much.rsc, 4103);
+    let allowed = cse
+        .create(
+            "/cse-in/owner/box",
+            reader,
+            3,
+            json!({"m2m:cnt": {"rn": "b", "lbl": ["y"]}}),
+        )
+        .await;
+    assert_eq!(allowed.rsc, 2001, "{}", allowed.body);
+    let shown = allowed.at("/m2m:cnt").as_object().expect("representation");
+    assert!(
+        shown.keys().all(|k| k == "rn" || k == "lbl"),
+        "only covered attributes are shown: {shown:?}"
+    );
+
+    let delete = cse.delete("/cse-in/owner/box", reader).await;
+    assert_eq!(delete.rsc, 4103, "no DELETE right at all");
+}

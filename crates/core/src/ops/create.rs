@@ -6,11 +6,12 @@ use urbis_model::{
 };
 
 use super::Landing;
+use crate::access::{self, Grant};
 use crate::address::Virtual;
 use crate::attributes::{self, check_resource_name, Phase};
 use crate::notify::{self, net, Event};
 use crate::registry::{self, ReadCtx, WriteCtx};
-use crate::{access, content, ids, Cse};
+use crate::{content, ids, Cse};
 
 pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
     let ty = request
@@ -21,7 +22,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         Landing::At(located) => located,
         Landing::FannedOut(answer) => return Ok(answer),
     };
-    let (kind, parent, resource) = {
+    let (kind, parent, resource, grant) = {
         let reader = cse.store().reader()?;
         match located.virtual_child {
             Some(Virtual::FanOut(_)) => {
@@ -36,7 +37,8 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             None => {}
         }
         let parent = located.resource;
-        check_create_access(cse, reader.as_ref(), &originator, &parent, ty)?;
+        let grant = create_grant(cse, reader.as_ref(), &originator, &parent, ty)?;
+        grant.require(&originator, [])?;
         let kind = match registry::kind(ty) {
             Some(kind) => kind,
             None if ResourceType::from_ty(ty).is_some() => {
@@ -57,6 +59,8 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
         let sets = registry::attrs_for_create(kind, root_key).ok_or_else(|| {
             CseError::bad_request(format!("{root_key} does not match resource type {ty}"))
         })?;
+        // rules limited to attributes (`aca`) must cover everything the request sets
+        grant.require(&originator, attrs.keys().map(String::as_str))?;
         attributes::validate(&sets, attrs, Phase::Create)?;
         if kind.ty == ResourceType::MgmtObj
             && attrs.get("mgd").and_then(Value::as_u64)
@@ -85,7 +89,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
                 format!("a resource named {} already exists here", resource.rn()),
             ));
         }
-        (kind, parent, resource)
+        (kind, parent, resource, grant)
     };
     if let Some(verification) = kind.hooks.verify_create(cse, &resource) {
         verification.await?;
@@ -131,6 +135,10 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
 
     let mut shown = resource.clone();
     kind.hooks.on_retrieve(cse.config(), &mut shown);
+    if let Grant::Attributes(visible) = &grant {
+        // the originator sees only the attributes its rules cover
+        shown.attrs.retain(|k, _| visible.contains(k));
+    }
     let pc = match rcn {
         content::NOTHING => None,
         content::HIERARCHICAL_ADDRESS => Some(json!({"m2m:uri": shown.path})),
@@ -154,15 +162,15 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
 /// AE registration is open (the registration rules decide); an ACP may be
 /// created under the CSEBase by any registered AE; otherwise CREATE rights on
 /// the parent are needed.
-fn check_create_access(
+fn create_grant(
     cse: &Cse,
     reader: &dyn urbis_store::ReadTxn,
     originator: &str,
     parent: &Resource,
     ty: u32,
-) -> CseResult<()> {
+) -> CseResult<Grant> {
     if ty == ResourceType::Ae.ty() {
-        return Ok(());
+        return Ok(Grant::All);
     }
     if ty == ResourceType::AccessControlPolicy.ty()
         && parent.ty == ResourceType::CseBase.ty()
@@ -170,9 +178,9 @@ fn check_create_access(
             .get(originator)?
             .is_some_and(|r| r.ty == ResourceType::Ae.ty())
     {
-        return Ok(());
+        return Ok(Grant::All);
     }
-    access::require_for(
+    access::grant(
         cse.config(),
         reader,
         originator,

@@ -48,13 +48,16 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
                         "the CSEBase cannot be deleted",
                     ));
                 }
-                access::require(
+                let delete = Operation::Delete.permission_bit();
+                access::grant(
                     cse.config(),
                     reader.as_ref(),
                     &originator,
                     &target,
-                    Operation::Delete.permission_bit(),
-                )?;
+                    delete,
+                    None,
+                )?
+                .require(&originator, target.attrs.keys().map(String::as_str))?;
                 if target.ty == ResourceType::ContentInstance.ty() {
                     super::retrieve::check_instance_retrievable(reader.as_ref(), &target)?;
                 }

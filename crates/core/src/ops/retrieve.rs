@@ -32,13 +32,20 @@ pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseRes
             )?,
             None => {
                 let resource = located.resource;
-                access::require(
+                let grant = access::grant(
                     cse.config(),
                     reader.as_ref(),
                     &originator,
                     &resource,
                     permission,
+                    None,
                 )?;
+                // with rules limited to attributes (`aca`), everything returned must be covered
+                if request.atrl.is_empty() {
+                    grant.require(&originator, resource.attrs.keys().map(String::as_str))?;
+                } else {
+                    grant.require(&originator, request.atrl.iter().map(String::as_str))?;
+                }
                 if resource.ty == ResourceType::ContentInstance.ty() {
                     check_instance_retrievable(reader.as_ref(), &resource)?;
                 } else {

@@ -177,7 +177,8 @@ fn check_update_access(
 ) -> CseResult<()> {
     let update = Operation::Update.permission_bit();
     let Some(acpi) = changes.get("acpi") else {
-        return access::require(cse.config(), reader, originator, current, update);
+        return access::grant(cse.config(), reader, originator, current, update, None)?
+            .require(originator, changes.keys().map(String::as_str));
     };
     if changes.len() > 1 {
         return Err(CseError::bad_request("acpi must be updated on its own"));
