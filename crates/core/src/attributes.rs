@@ -95,6 +95,25 @@ pub const ANNOUNCE: &[AttrDef] = &[
 /// The creator attribute: a request may ask for it with `"cr": null`.
 pub const CREATOR: &[AttrDef] = &[attr!("cr", Any, O, NP)];
 
+/// The name of the catch-all entry: a type whose table lists it accepts any
+/// attribute the table does not otherwise define, with the entry's value type
+/// and presence (a flexContainer's custom attributes). Never matches an
+/// internal attribute.
+pub const ANY_OTHER: &str = "*";
+/// Custom attributes: anything else, any value, optional on CREATE and UPDATE.
+pub const CUSTOM: &[AttrDef] = &[attr!("*", Any, O, O)];
+
+/// Attributes the CSE keeps for itself are named `__...`: stored with the
+/// resource, never accepted from a request, never part of a representation.
+pub fn is_internal(sn: &str) -> bool {
+    sn.starts_with("__")
+}
+
+/// Whether `sn` has its own entry in `defs` (the catch-all does not count).
+pub fn defines(defs: &[&[AttrDef]], sn: &str) -> bool {
+    sn != ANY_OTHER && defs.iter().flat_map(|set| set.iter()).any(|d| d.sn == sn)
+}
+
 /// Which operation is validating.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -130,9 +149,12 @@ fn type_matches(ty: AttrType, value: &Value) -> bool {
 /// `defs` is searched in order; a type lists its own attributes plus the shared sets.
 pub fn validate(defs: &[&[AttrDef]], attrs: &Map<String, Value>, phase: Phase) -> CseResult<()> {
     let find = |sn: &str| {
-        defs.iter()
-            .flat_map(|set| set.iter())
-            .find(|def| def.sn == sn)
+        let own = |name: &str| {
+            defs.iter()
+                .flat_map(|set| set.iter())
+                .find(|def| def.sn == name)
+        };
+        own(sn).or_else(|| (!is_internal(sn)).then(|| own(ANY_OTHER)).flatten())
     };
     for (sn, value) in attrs {
         let Some(def) = find(sn) else {
@@ -247,6 +269,38 @@ mod tests {
             check(json!({"rn": "x"}), Phase::Update).is_err(),
             "rn is not updatable"
         );
+    }
+
+    #[test]
+    fn custom_attributes_only_where_the_table_allows_them() {
+        let with_custom = |body: Value, phase| {
+            validate(
+                &[UNIVERSAL, TEST_TYPE, CUSTOM],
+                body.as_object().unwrap(),
+                phase,
+            )
+        };
+        assert!(with_custom(json!({"api": "Nx", "curT0": 23.5}), Phase::Create).is_ok());
+        assert!(with_custom(json!({"tarTe": {"a": [1]}}), Phase::Update).is_ok());
+        assert!(
+            with_custom(json!({"api": "Nx", "ri": "x"}), Phase::Create).is_err(),
+            "own entries still decide"
+        );
+        assert!(
+            with_custom(json!({"api": "Nx", "mni": "x"}), Phase::Create).is_err(),
+            "own types still checked"
+        );
+        assert!(
+            with_custom(json!({"api": "Nx", "__tpe": "x"}), Phase::Create).is_err(),
+            "internal attributes are never accepted"
+        );
+        assert!(
+            check(json!({"api": "Nx", "curT0": 1}), Phase::Create).is_err(),
+            "other types refuse unknown attributes"
+        );
+        assert!(defines(&[UNIVERSAL, CUSTOM], "lbl"));
+        assert!(!defines(&[UNIVERSAL, CUSTOM], "curT0"));
+        assert!(!defines(&[UNIVERSAL, CUSTOM], ANY_OTHER));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde_json::{json, Map, Value};
 use urbis_model::{CseError, CseResult, Operation, Request, Resource};
 
+use crate::attributes::is_internal;
 use crate::registry::root_key;
 
 pub const NOTHING: u8 = 0;
@@ -68,12 +69,23 @@ pub fn result_content(request: &Request) -> CseResult<u8> {
     }
 }
 
+/// The attributes a representation shows: all but the internal ones
+/// (`attributes::is_internal`, e.g. a flexContainer's stored root key).
+pub fn visible_attrs(resource: &Resource) -> Map<String, Value> {
+    resource
+        .attrs
+        .iter()
+        .filter(|(k, _)| !is_internal(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `{"m2m:cnt": {...}}`
 pub fn wrap(resource: &Resource) -> Value {
     let mut outer = Map::with_capacity(1);
     outer.insert(
         root_key(resource).to_owned(),
-        Value::Object(resource.attrs.clone()),
+        Value::Object(visible_attrs(resource)),
     );
     Value::Object(outer)
 }
@@ -83,7 +95,7 @@ pub fn wrap_selected(resource: &Resource, keys: &[String]) -> Value {
     let attrs: Map<String, Value> = resource
         .attrs
         .iter()
-        .filter(|(k, _)| keys.contains(k))
+        .filter(|(k, _)| keys.contains(k) && !is_internal(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut outer = Map::with_capacity(1);
@@ -111,7 +123,7 @@ pub fn resource_and_address(resource: &Resource) -> Value {
         .split_once(':')
         .map(|(_, b)| b)
         .unwrap_or(root_key(resource));
-    json!({"m2m:rce": {bare: Value::Object(resource.attrs.clone()), "uri": resource.path}})
+    json!({"m2m:rce": {bare: Value::Object(visible_attrs(resource)), "uri": resource.path}})
 }
 
 /// Nest `children` (a subtree in creation order, each with its path) under
@@ -119,7 +131,7 @@ pub fn resource_and_address(resource: &Resource) -> Value {
 pub fn nest_children(root: &Resource, descendants: &[Resource], include_attributes: bool) -> Value {
     fn build(node: &Resource, all: &[Resource], include_attributes: bool) -> Map<String, Value> {
         let mut map = if include_attributes {
-            node.attrs.clone()
+            visible_attrs(node)
         } else {
             Map::new()
         };

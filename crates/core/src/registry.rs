@@ -126,6 +126,8 @@ pub fn kind(ty: u32) -> Option<&'static Kind> {
         ResourceType::Container => &resources::container::KIND,
         ResourceType::ContentInstance => &resources::content_instance::KIND,
         ResourceType::CseBase => &resources::cse_base::KIND,
+        ResourceType::FlexContainer => &resources::flex_container::KIND,
+        ResourceType::FlexContainerInstance => &resources::flex_container::INSTANCE_KIND,
         ResourceType::Group => &resources::group::KIND,
         ResourceType::MgmtObj => &resources::mgmt_obj::KIND,
         ResourceType::Node => &resources::node::KIND,
@@ -136,8 +138,12 @@ pub fn kind(ty: u32) -> Option<&'static Kind> {
     })
 }
 
-/// The root key of a resource's representation (`m2m:cnt`).
-pub fn root_key(resource: &Resource) -> &'static str {
+/// The root key of a resource's representation (`m2m:cnt`; a specialization's
+/// own name for mgmtObj and flexContainer).
+pub fn root_key(resource: &Resource) -> &str {
+    if let Some(key) = resources::flex_container::stored_root_key(resource) {
+        return key;
+    }
     if resource.ty == ResourceType::MgmtObj.ty() {
         if let Some(sn) = resource
             .u64_attr("mgd")
@@ -152,8 +158,13 @@ pub fn root_key(resource: &Resource) -> &'static str {
 }
 
 /// The attribute sets that apply to a CREATE with this root key, if the key
-/// fits the type (`m2m:cnt` for ty 3; a specialization's name for mgmtObj).
+/// fits the type (`m2m:cnt` for ty 3; a specialization's name for mgmtObj
+/// and flexContainer).
 pub fn attrs_for_create(kind: &'static Kind, root_key: &str) -> Option<Vec<&'static [AttrDef]>> {
+    if resources::flex_container::is_flex_type(kind.ty) {
+        return resources::flex_container::accepts_root_key(kind.ty, root_key)
+            .then(|| kind.attrs.to_vec());
+    }
     if kind.ty == ResourceType::MgmtObj {
         let mgd = resources::mgmt_obj::mgd_for(root_key)?;
         return resources::mgmt_obj::specialization_attrs(mgd).map(|sets| sets.to_vec());
@@ -177,11 +188,11 @@ pub fn attrs_of(kind: &'static Kind, resource: &Resource) -> Vec<&'static [AttrD
 /// Whether `sn` is an attribute of any hosted type (unknown query parameters
 /// are refused rather than silently matching nothing).
 pub fn is_known_attribute(sn: &str) -> bool {
-    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 23, 29, 30];
+    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 23, 28, 29, 30, 58];
     TYPES.iter().filter_map(|ty| kind(*ty)).any(|kind| {
         kind.attrs
             .iter()
             .flat_map(|set| set.iter())
-            .any(|d| d.sn == sn)
+            .any(|d| d.sn == sn && d.sn != crate::attributes::ANY_OTHER)
     }) || resources::mgmt_obj::is_specialization_attribute(sn)
 }

@@ -86,6 +86,7 @@ resource_types! {
     TimeSeries = 29, "m2m:ts";
     TimeSeriesInstance = 30, "m2m:tsi";
     CrossResourceSubscription = 48, "m2m:crs";
+    FlexContainerInstance = 58, "m2m:fci";
 }
 
 impl ResourceType {

@@ -23,9 +23,10 @@ use parking_lot::RwLock;
 use urbis_model::Resource;
 
 /// Types that are not cached by ID (there are too many of them); only the
-/// newest per holder is.
+/// newest per holder is: contentInstance, timeSeriesInstance,
+/// flexContainerInstance.
 pub(crate) fn is_instance(ty: u32) -> bool {
-    ty == 4 || ty == 30
+    ty == 4 || ty == 30 || ty == 58
 }
 
 /// A committed change, applied in order at publication.

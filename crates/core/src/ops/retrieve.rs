@@ -180,7 +180,7 @@ pub(crate) fn shape(
                             .entry(registry::root_key(&m).to_owned())
                             .or_insert_with(|| json!([]));
                         if let Value::Array(list) = entry {
-                            list.push(Value::Object(m.attrs));
+                            list.push(Value::Object(content::visible_attrs(&m)));
                         }
                     }
                 }

@@ -36,6 +36,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
         let current = located.resource;
         if current.ty == ResourceType::CseBase.ty()
             || current.ty == ResourceType::ContentInstance.ty()
+            || current.ty == ResourceType::FlexContainerInstance.ty()
         {
             return Err(CseError::new(
                 Rsc::OperationNotAllowed,

@@ -29,6 +29,7 @@ pub static KIND: Kind = Kind {
         ResourceType::CseBase,
         ResourceType::Ae,
         ResourceType::Container,
+        ResourceType::FlexContainer,
         ResourceType::RemoteCse,
     ],
     own_acpi: true,
@@ -75,11 +76,12 @@ impl Hooks for ContainerHooks {
 }
 
 /// The instance type a holder keeps: contentInstance in a container,
-/// timeSeriesInstance in a timeSeries.
+/// timeSeriesInstance in a timeSeries, flexContainerInstance in a flexContainer.
 pub fn instance_type(holder_ty: u32) -> Option<u32> {
     match ResourceType::from_ty(holder_ty)? {
         ResourceType::Container => Some(ResourceType::ContentInstance.ty()),
         ResourceType::TimeSeries => Some(ResourceType::TimeSeriesInstance.ty()),
+        ResourceType::FlexContainer => Some(ResourceType::FlexContainerInstance.ty()),
         _ => None,
     }
 }

@@ -54,6 +54,8 @@ const SUPPORTED_TYPES: &[ResourceType] = &[
     ResourceType::Container,
     ResourceType::ContentInstance,
     ResourceType::CseBase,
+    ResourceType::FlexContainer,
+    ResourceType::FlexContainerInstance,
     ResourceType::Group,
     ResourceType::MgmtObj,
     ResourceType::Node,

@@ -5,6 +5,7 @@ pub mod ae;
 pub mod container;
 pub mod content_instance;
 pub mod cse_base;
+pub mod flex_container;
 pub mod group;
 pub mod mgmt_obj;
 pub mod node;

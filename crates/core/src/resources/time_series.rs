@@ -35,6 +35,7 @@ pub static SERIES_KIND: Kind = Kind {
         ResourceType::CseBase,
         ResourceType::Ae,
         ResourceType::Container,
+        ResourceType::FlexContainer,
         ResourceType::RemoteCse,
     ],
     own_acpi: true,
