@@ -120,10 +120,23 @@ pub fn enforce_limits(ctx: &mut WriteCtx<'_>, container: &mut Resource) -> CseRe
     Ok(())
 }
 
-/// Account for an instance removed by DELETE or expiry.
-pub fn instance_removed(container: &mut Resource, size: u64) {
-    let cni = container.u64_attr("cni").unwrap_or(0);
-    let cbs = container.u64_attr("cbs").unwrap_or(0);
-    container.set("cni", cni.saturating_sub(1));
-    container.set("cbs", cbs.saturating_sub(size));
+/// Account for an instance removed by DELETE or expiry in its holder's
+/// `cni`/`cbs`. Nothing to do when the holder is being deleted with it.
+pub fn instance_removed(
+    ctx: &mut WriteCtx<'_>,
+    instance: &Resource,
+    root_of_delete: bool,
+) -> CseResult<()> {
+    if !root_of_delete {
+        return Ok(());
+    }
+    if let Some(mut holder) = ctx.txn.get(instance.pi())? {
+        let size = instance.u64_attr("cs").unwrap_or(0);
+        let cni = holder.u64_attr("cni").unwrap_or(0);
+        let cbs = holder.u64_attr("cbs").unwrap_or(0);
+        holder.set("cni", cni.saturating_sub(1));
+        holder.set("cbs", cbs.saturating_sub(size));
+        ctx.txn.update(&holder, false)?;
+    }
+    Ok(())
 }

@@ -100,14 +100,7 @@ impl Hooks for ContentInstanceHooks {
         resource: &Resource,
         root_of_delete: bool,
     ) -> CseResult<()> {
-        if !root_of_delete {
-            return Ok(()); // the container goes with it
-        }
-        if let Some(mut parent) = ctx.txn.get(resource.pi())? {
-            container::instance_removed(&mut parent, resource.u64_attr("cs").unwrap_or(0));
-            ctx.txn.update(&parent, false)?;
-        }
-        Ok(())
+        container::instance_removed(ctx, resource, root_of_delete)
     }
 }
 
