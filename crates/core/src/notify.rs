@@ -92,6 +92,8 @@ impl Notification {
 }
 
 const QUEUE_DEPTH: usize = 1024;
+/// A target's delivery task ends after this long without notifications.
+const QUEUE_IDLE: Duration = Duration::from_secs(60);
 
 /// Called once a queued notification was sent: `true` when the target answered.
 pub type Delivered = Box<dyn FnOnce(bool) + Send>;
@@ -101,7 +103,8 @@ type Queued = (Request, Serialization, Option<Delivered>);
 
 pub struct Notifier {
     transports: RwLock<Vec<Arc<dyn Transport>>>,
-    queues: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
+    queues: Arc<Mutex<HashMap<String, mpsc::Sender<Queued>>>>,
+    idle: Duration,
     timeout: Duration,
 }
 
@@ -109,7 +112,8 @@ impl Notifier {
     pub fn new(timeout_ms: u64) -> Notifier {
         Notifier {
             transports: RwLock::new(Vec::new()),
-            queues: Mutex::new(HashMap::new()),
+            queues: Arc::new(Mutex::new(HashMap::new())),
+            idle: QUEUE_IDLE,
             timeout: Duration::from_millis(timeout_ms.max(1)),
         }
     }
@@ -159,8 +163,27 @@ impl Notifier {
             let (tx, mut rx) = mpsc::channel::<Queued>(QUEUE_DEPTH);
             let timeout = self.timeout;
             let target = uri.clone();
+            let registry = self.queues.clone();
+            let idle = self.idle;
             tokio::spawn(async move {
-                while let Some((request, serialization, delivered)) = rx.recv().await {
+                loop {
+                    let next = match tokio::time::timeout(idle, rx.recv()).await {
+                        Ok(Some(next)) => next,
+                        Ok(None) => break,
+                        Err(_) => {
+                            // Idle: retire this target's queue so that targets seen
+                            // once do not hold a task and a map entry forever.
+                            // enqueue sends under the same lock, so nothing can
+                            // slip in between the emptiness check and the removal.
+                            let mut queues = registry.lock();
+                            if rx.is_empty() {
+                                queues.remove(&target);
+                                break;
+                            }
+                            continue;
+                        }
+                    };
+                    let (request, serialization, delivered) = next;
                     let answered = match tokio::time::timeout(
                         timeout,
                         transport.send(&target, request, serialization),
@@ -596,5 +619,61 @@ impl Cse {
                 }
             });
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Transport for Counting {
+        fn handles(&self, uri: &str) -> bool {
+            uri.starts_with("test://")
+        }
+        fn send(
+            &self,
+            _: &str,
+            _: Request,
+            _: Serialization,
+        ) -> BoxFuture<'static, CseResult<Response>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(Response::new(Rsc::Ok, None)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_target_queues_are_retired_and_come_back() {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mut notifier = Notifier::new(1000);
+        notifier.idle = Duration::from_millis(50);
+        notifier.add_transport(Arc::new(Counting(sent.clone())));
+        let target = || Target {
+            uri: "test://a".into(),
+            serialization: Serialization::Json,
+        };
+        let request = || Request::new(Operation::Notify, "test://a");
+        notifier.enqueue(target(), request(), None);
+        notifier.enqueue(target(), request(), None);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            2,
+            "delivered in order by one task"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            notifier.queues.lock().is_empty(),
+            "the idle queue was retired"
+        );
+        notifier.enqueue(target(), request(), None);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            3,
+            "a retired target gets a new queue"
+        );
     }
 }
