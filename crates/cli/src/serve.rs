@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Serve the upper tester interface (/__ut__) for conformance suites.
     #[arg(long)]
     upper_tester: bool,
+    /// Also serve requests from this MQTT broker, mqtt://HOST:PORT.
+    #[arg(long)]
+    mqtt_url: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -52,6 +55,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.upper_tester {
         settings.http.upper_tester = true;
+    }
+    if let Some(url) = args.mqtt_url {
+        settings.mqtt.enabled = true;
+        settings.mqtt.url = url;
     }
     settings.validate()?;
     tracing_subscriber::fmt()
@@ -79,6 +86,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     if settings.cse.point_of_access.is_empty() {
         settings.cse.point_of_access = vec![format!("http://{local}")];
+        if settings.mqtt.enabled {
+            settings.cse.point_of_access.push(settings.mqtt.url.clone());
+        }
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
@@ -92,9 +102,27 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         );
     }
     tracing::info!(store = %store.describe(), cse_id = %settings.cse.cse_id, "CSE ready");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mqtt = settings.mqtt.enabled.then(|| {
+        let (cse, options, mut stopped) = (cse.clone(), settings.mqtt.clone(), stopped.clone());
+        tokio::spawn(async move {
+            urbis_mqtt::serve(cse, options, async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+        })
+    });
+    drop(stopped);
     // A line that scripts and tests wait for.
     println!("urbis listening on http://{local}");
-    urbis_http::serve(listener, cse, settings.http.clone(), shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?;
+    if let Some(mqtt) = mqtt {
+        mqtt.await.context("MQTT binding task")??;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }

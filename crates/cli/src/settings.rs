@@ -7,12 +7,14 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use urbis_core::CseConfig;
 use urbis_http::HttpOptions;
+use urbis_mqtt::MqttOptions;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub cse: CseConfig,
     pub http: HttpOptions,
+    pub mqtt: MqttOptions,
     pub store: StoreSettings,
     pub log: LogSettings,
 }
@@ -75,6 +77,10 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Err(why) = self.cse.validate() {
             bail!("invalid [cse] settings: {why}");
+        }
+        if self.mqtt.enabled {
+            urbis_mqtt::parse_url(&self.mqtt.url)
+                .map_err(|e| anyhow::anyhow!("invalid [mqtt] settings: {e}"))?;
         }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
             bail!(

@@ -4,6 +4,8 @@
 //! keys (as the reference implementations do). XML is not implemented yet and
 //! answers UNSUPPORTED_MEDIA_TYPE.
 
+pub mod primitive;
+
 use serde_json::Value;
 use urbis_model::{CseError, CseResult, Rsc, Serialization};
 

@@ -137,7 +137,7 @@ impl Cse {
         let event_category = pending.latest_only.then_some(4);
         for target in &pending.targets {
             for resolved in self.resolve_targets(target) {
-                let mut request = crate::notify::notify_request(self, &resolved.uri, body.clone());
+                let mut request = crate::notify::notify_request(self, &resolved, body.clone());
                 request.ec = event_category;
                 let delivered = pending
                     .stats_of

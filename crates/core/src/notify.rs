@@ -42,6 +42,9 @@ pub trait Transport: Send + Sync {
 pub struct Target {
     pub uri: String,
     pub serialization: Serialization,
+    /// The AE or CSE whose point of access this is; it becomes the request's
+    /// `to` (bindings such as MQTT address the entity, not the URI).
+    pub entity: Option<String>,
 }
 
 impl Target {
@@ -56,6 +59,7 @@ impl Target {
         Target {
             uri: uri.to_owned(),
             serialization: from_query.unwrap_or(preferred),
+            entity: None,
         }
     }
 }
@@ -217,8 +221,11 @@ impl Notifier {
 }
 
 /// A NOTIFY request from this CSE.
-pub fn notify_request(cse: &Cse, target: &str, body: Value) -> Request {
-    let mut request = Request::new(Operation::Notify, target);
+pub fn notify_request(cse: &Cse, target: &Target, body: Value) -> Request {
+    let mut request = Request::new(
+        Operation::Notify,
+        target.entity.as_deref().unwrap_or(&target.uri),
+    );
     request.fr = Some(cse.config().cse_id.clone());
     request.rqi = ids::request_id();
     let rvi = cse
@@ -265,7 +272,10 @@ impl Cse {
                 resource
                     .str_list("poa")
                     .into_iter()
-                    .map(|poa| Target::from_uri(poa, preferred))
+                    .map(|poa| Target {
+                        entity: Some(resource.ri().to_owned()),
+                        ..Target::from_uri(poa, preferred)
+                    })
                     .collect()
             }
             _ => Vec::new(),
@@ -310,7 +320,7 @@ impl Cse {
             }
             for target in &notification.targets {
                 for resolved in self.resolve_targets(target) {
-                    let request = notify_request(self, &resolved.uri, notification.body.clone());
+                    let request = notify_request(self, &resolved, notification.body.clone());
                     let delivered = notification
                         .stats_of
                         .as_ref()
@@ -332,7 +342,7 @@ impl Cse {
         }
         let mut last_error = None;
         for resolved in uris {
-            let request = notify_request(self, &resolved.uri, body.clone());
+            let request = notify_request(self, &resolved, body.clone());
             match self.notifier().send_now(&resolved, request).await {
                 Ok(response) => return Ok(response),
                 Err(err) => last_error = Some(err),
@@ -653,6 +663,7 @@ mod tests {
         let target = || Target {
             uri: "test://a".into(),
             serialization: Serialization::Json,
+            entity: None,
         };
         let request = || Request::new(Operation::Notify, "test://a");
         notifier.enqueue(target(), request(), None);

@@ -1,0 +1,329 @@
+//! The oneM2M MQTT binding (TS-0010). Urbis is a client of an MQTT broker: it
+//! subscribes to the request topics addressed to its CSE-ID, hands each
+//! request primitive to the CSE and publishes the response primitive on the
+//! matching response topic. It only translates; the CSE decides.
+//!
+//! # Layout
+//! - [`topics`]: topic parsing and formatting (pure).
+//! - this file: connection, reconnection with backoff, request handling.
+
+pub mod topics;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, Packet, QoS};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use urbis_core::registry::BoxFuture;
+use urbis_core::{Cse, Transport};
+use urbis_model::{CseError, CseResult, Operation, Request, Response, Rsc, Serialization};
+
+use crate::topics::{Channel, RequestTopic};
+
+/// Settings of the MQTT binding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttOptions {
+    /// Connect to the broker at all.
+    pub enabled: bool,
+    /// Broker address, `mqtt://HOST:PORT`.
+    pub url: String,
+    /// MQTT client ID; empty = `C::<CSE-ID>` as TS-0010 suggests.
+    pub client_id: String,
+    pub username: String,
+    pub password: String,
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for MqttOptions {
+    fn default() -> Self {
+        MqttOptions {
+            enabled: false,
+            url: "mqtt://127.0.0.1:1883".into(),
+            client_id: String::new(),
+            username: String::new(),
+            password: String::new(),
+            max_message_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("invalid MQTT URL {0:?}: expected mqtt://HOST:PORT")]
+    Url(String),
+}
+
+/// `mqtt://host:port` → (host, port).
+pub fn parse_url(url: &str) -> Result<(String, u16), MqttError> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .ok_or_else(|| MqttError::Url(url.to_owned()))?;
+    let rest = rest.trim_end_matches('/');
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => Ok((
+            host.to_owned(),
+            port.parse().map_err(|_| MqttError::Url(url.to_owned()))?,
+        )),
+        None if !rest.is_empty() => Ok((rest.to_owned(), 1883)),
+        _ => Err(MqttError::Url(url.to_owned())),
+    }
+}
+
+/// Serve requests from the broker until `shutdown` completes. Connection
+/// losses are retried with exponential backoff (up to 5 s); subscriptions are
+/// renewed after every reconnect.
+pub async fn serve(
+    cse: Cse,
+    options: MqttOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), MqttError> {
+    let (host, port) = parse_url(&options.url)?;
+    let client_id = if options.client_id.is_empty() {
+        format!("C::{}", topics::id_to_topic(&cse.config().cse_id))
+    } else {
+        options.client_id.clone()
+    };
+    let mut settings = rumqttc::MqttOptions::new(client_id, host, port);
+    settings.set_keep_alive(Duration::from_secs(30));
+    settings.set_max_packet_size(options.max_message_bytes, options.max_message_bytes);
+    if !options.username.is_empty() {
+        settings.set_credentials(options.username.clone(), options.password.clone());
+    }
+    let (client, mut events) = AsyncClient::new(settings, 1024);
+    let own = topics::id_to_topic(&cse.config().cse_id);
+    let transport = Arc::new(MqttTransport {
+        client: client.clone(),
+        own: own.clone(),
+        pending: Pending::default(),
+    });
+    cse.add_transport(transport.clone());
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => {
+                let _ = client.try_disconnect();
+                return Ok(());
+            }
+            event = events.poll() => match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    backoff = Duration::from_millis(100);
+                    let answers = format!("/oneM2M/resp/{own}/+/+");
+                    for topic in topics::subscriptions(&cse.config().cse_id).into_iter().chain([answers]) {
+                        if let Err(err) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
+                            tracing::error!(%topic, %err, "cannot subscribe");
+                        }
+                    }
+                    tracing::info!(url = %options.url, "MQTT binding connected");
+                }
+                Ok(Event::Incoming(Packet::Publish(message))) if message.topic.starts_with("/oneM2M/resp/") => {
+                    transport.answer(&message.topic, &message.payload);
+                }
+                Ok(Event::Incoming(Packet::Publish(message))) => {
+                    let cse = cse.clone();
+                    let client = client.clone();
+                    tokio::spawn(async move { handle(&cse, &client, &message.topic, &message.payload).await });
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(%err, retry_in_ms = backoff.as_millis() as u64, "MQTT connection lost");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+/// One message: topic → primitive → CSE → response on the response topic.
+async fn handle(cse: &Cse, client: &AsyncClient, topic: &str, payload: &[u8]) {
+    let Some(request_topic) = topics::parse_request(topic) else {
+        tracing::info!(%topic, "message on an unexpected topic dropped");
+        return;
+    };
+    let response = match decode(&request_topic, payload) {
+        Ok(request) => {
+            let no_response = request.response_type() == urbis_model::primitive::rtv::NO_RESPONSE;
+            let response = cse.handle(request).await;
+            if no_response {
+                return;
+            }
+            response
+        }
+        Err(err) => {
+            let mut response = Response::error(&err);
+            // answer to the same request identifier when it can be read at all
+            response.rqi = urbis_codec::decode(payload, request_topic.serialization)
+                .ok()
+                .and_then(|v| v.get("rqi").and_then(|r| r.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            response
+        }
+    };
+    publish(client, &request_topic, &response).await;
+}
+
+fn decode(topic: &RequestTopic, payload: &[u8]) -> Result<urbis_model::Request, CseError> {
+    let value = urbis_codec::decode(payload, topic.serialization)?;
+    let request = urbis_codec::primitive::request_from_value(&value)?;
+    if topic.channel == Channel::Registration
+        && !(request.op == Operation::Create && matches!(request.ty, Some(2 | 16)))
+    {
+        return Err(CseError::bad_request(
+            "only AE and remoteCSE registrations go on reg_req",
+        ));
+    }
+    Ok(request)
+}
+
+async fn publish(client: &AsyncClient, topic: &RequestTopic, response: &Response) {
+    let value = urbis_codec::primitive::response_to_value(response);
+    let serialization = match topic.serialization {
+        Serialization::Xml => Serialization::Json,
+        other => other,
+    };
+    match urbis_codec::encode(&value, serialization) {
+        Ok(bytes) => {
+            let target = topics::response_topic(topic);
+            if let Err(err) = client
+                .publish(target.clone(), QoS::AtLeastOnce, false, bytes)
+                .await
+            {
+                tracing::warn!(topic = %target, %err, "response not published");
+            }
+        }
+        Err(err) => tracing::warn!(%err, "response not encoded"),
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Response>>>>;
+
+/// Requests this CSE sends over the broker (notifications to `mqtt://`
+/// points of access): published on `/oneM2M/req/<CSE-ID>/<receiver>/<ser>`,
+/// answered on the matching `resp` topic, matched by request identifier.
+pub struct MqttTransport {
+    client: AsyncClient,
+    own: String,
+    pending: Pending,
+}
+
+/// How long a target may take to answer over the broker.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl MqttTransport {
+    fn answer(&self, topic: &str, payload: &[u8]) {
+        let serialization = topic
+            .rsplit('/')
+            .next()
+            .and_then(Serialization::from_name)
+            .unwrap_or_default();
+        let parsed = urbis_codec::decode(payload, serialization)
+            .and_then(|value| urbis_codec::primitive::response_from_value(&value));
+        match parsed {
+            Ok(response) => {
+                let waiting = self
+                    .pending
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(&response.rqi));
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(response);
+                }
+            }
+            Err(err) => tracing::info!(%topic, %err, "unreadable response dropped"),
+        }
+    }
+}
+
+impl Transport for MqttTransport {
+    fn handles(&self, uri: &str) -> bool {
+        uri.starts_with("mqtt://")
+    }
+
+    fn send(
+        &self,
+        uri: &str,
+        request: Request,
+        serialization: Serialization,
+    ) -> BoxFuture<'static, CseResult<Response>> {
+        let unreachable = |why: String| CseError::new(Rsc::TargetNotReachable, why);
+        // the receiver is the entity the request is for, or the URI's path
+        let receiver = if !request.to.contains("://") {
+            topics::id_to_topic(&request.to)
+        } else {
+            let path = uri
+                .trim_start_matches("mqtt://")
+                .split_once('/')
+                .map(|(_, p)| p)
+                .unwrap_or_default();
+            topics::id_to_topic(path)
+        };
+        let serialization = if serialization == Serialization::Xml {
+            Serialization::Json
+        } else {
+            serialization
+        };
+        let topic = format!(
+            "/oneM2M/req/{}/{receiver}/{}",
+            self.own,
+            topics::short_name(serialization)
+        );
+        let client = self.client.clone();
+        let pending = self.pending.clone();
+        let uri = uri.to_owned();
+        Box::pin(async move {
+            if receiver.is_empty() {
+                return Err(unreachable(format!("{uri} names no receiver")));
+            }
+            let payload = urbis_codec::encode(
+                &urbis_codec::primitive::request_to_value(&request),
+                serialization,
+            )?;
+            let (tx, rx) = oneshot::channel();
+            if let Ok(mut waiting) = pending.lock() {
+                waiting.insert(request.rqi.clone(), tx);
+            }
+            if let Err(err) = client
+                .publish(topic, QoS::AtLeastOnce, false, payload)
+                .await
+            {
+                forget(&pending, &request.rqi);
+                return Err(unreachable(format!("{uri}: {err}")));
+            }
+            let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
+            forget(&pending, &request.rqi);
+            match answer {
+                Ok(Ok(response)) => Ok(response),
+                _ => Err(unreachable(format!("{uri}: no answer"))),
+            }
+        })
+    }
+}
+
+fn forget(pending: &Pending, rqi: &str) {
+    if let Ok(mut waiting) = pending.lock() {
+        waiting.remove(rqi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("mqtt://127.0.0.1:1883").unwrap(),
+            ("127.0.0.1".into(), 1883)
+        );
+        assert_eq!(parse_url("mqtt://broker").unwrap(), ("broker".into(), 1883));
+        assert!(parse_url("http://x:1").is_err());
+        assert!(parse_url("mqtt://x:notaport").is_err());
+        assert!(parse_url("mqtt://").is_err());
+    }
+}
