@@ -95,6 +95,8 @@ pub async fn serve(
         settings.set_credentials(options.username.clone(), options.password.clone());
     }
     let (client, mut events) = AsyncClient::new(settings, 1024);
+    // request/response traffic: small messages must not wait for Nagle
+    events.network_options.set_tcp_nodelay(true);
     let own = topics::id_to_topic(&cse.config().cse_id);
     let transport = Arc::new(MqttTransport {
         client: client.clone(),
