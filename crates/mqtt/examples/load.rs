@@ -20,14 +20,26 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { url: "mqtt://127.0.0.1:1883".into(), cse: "id-in".into(), qos: QoS::AtLeastOnce, inflight: 32, seconds: 10 };
+    let mut args = Args {
+        url: "mqtt://127.0.0.1:1883".into(),
+        cse: "id-in".into(),
+        qos: QoS::AtLeastOnce,
+        inflight: 32,
+        seconds: 10,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_default();
         match flag.as_str() {
             "--url" => args.url = value,
             "--cse" => args.cse = value,
-            "--qos" => args.qos = if value == "0" { QoS::AtMostOnce } else { QoS::AtLeastOnce },
+            "--qos" => {
+                args.qos = if value == "0" {
+                    QoS::AtMostOnce
+                } else {
+                    QoS::AtLeastOnce
+                }
+            }
             "--inflight" => args.inflight = value.parse().expect("--inflight N"),
             "--seconds" => args.seconds = value.parse().expect("--seconds N"),
             other => panic!("unknown flag {other} (--url --cse --qos --inflight --seconds)"),
@@ -46,24 +58,43 @@ async fn main() {
     let (client, mut events) = AsyncClient::new(options, args.inflight * 4);
     events.network_options.set_tcp_nodelay(true);
     for kind in ["resp", "reg_resp"] {
-        client.subscribe(format!("/oneM2M/{kind}/{originator}/{}/json", args.cse), QoS::AtLeastOnce).await.unwrap();
+        client
+            .subscribe(
+                format!("/oneM2M/{kind}/{originator}/{}/json", args.cse),
+                QoS::AtLeastOnce,
+            )
+            .await
+            .unwrap();
     }
     let request_topic = format!("/oneM2M/req/{originator}/{}/json", args.cse);
     let mut next = 0u64;
     let send = |channel: &str, primitive: Value| {
-        let topic = if channel == "reg_req" { request_topic.replace("/req/", "/reg_req/") } else { request_topic.clone() };
+        let topic = if channel == "reg_req" {
+            request_topic.replace("/req/", "/reg_req/")
+        } else {
+            request_topic.clone()
+        };
         (topic, primitive.to_string().into_bytes())
     };
     // setup: AE + container, one at a time
     let setup = [
-        ("reg_req", json!({"op": 1, "to": "cse-in", "fr": originator, "rqi": "s1", "rvi": "4", "ty": 2,
-                            "pc": {"m2m:ae": {"rn": originator, "api": "Nload", "rr": false, "srv": ["4"]}}})),
-        ("req", json!({"op": 1, "to": format!("cse-in/{originator}"), "fr": originator, "rqi": "s2", "rvi": "4", "ty": 3,
-                       "pc": {"m2m:cnt": {"rn": "load"}}})),
+        (
+            "reg_req",
+            json!({"op": 1, "to": "cse-in", "fr": originator, "rqi": "s1", "rvi": "4", "ty": 2,
+                            "pc": {"m2m:ae": {"rn": originator, "api": "Nload", "rr": false, "srv": ["4"]}}}),
+        ),
+        (
+            "req",
+            json!({"op": 1, "to": format!("cse-in/{originator}"), "fr": originator, "rqi": "s2", "rvi": "4", "ty": 3,
+                       "pc": {"m2m:cnt": {"rn": "load"}}}),
+        ),
     ];
     for (channel, primitive) in setup {
         let (topic, payload) = send(channel, primitive);
-        client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
+        client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
         loop {
             if let Event::Incoming(Packet::Publish(p)) = events.poll().await.expect("broker") {
                 let answer: Value = serde_json::from_slice(&p.payload).unwrap();
@@ -84,7 +115,15 @@ async fn main() {
             next += 1;
             let rqi = format!("l{next}");
             let primitive = json!({"op": 1, "to": target, "fr": originator, "rqi": rqi, "rvi": "4", "ty": 4, "pc": body});
-            client.publish(request_topic.clone(), args.qos, false, primitive.to_string().into_bytes()).await.unwrap();
+            client
+                .publish(
+                    request_topic.clone(),
+                    args.qos,
+                    false,
+                    primitive.to_string().into_bytes(),
+                )
+                .await
+                .unwrap();
             outstanding.insert(rqi, Instant::now());
         }
         if outstanding.is_empty() {
@@ -113,7 +152,12 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64) * p) as usize).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64) * p) as usize)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
     println!(
         "mqtt-create qos={}: rps={:.0} p50={:.2}ms p99={:.2}ms ok={} errors={}",
         if args.qos == QoS::AtMostOnce { 0 } else { 1 },
