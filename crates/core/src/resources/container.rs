@@ -120,6 +120,12 @@ pub fn enforce_limits(ctx: &mut WriteCtx<'_>, container: &mut Resource) -> CseRe
     Ok(())
 }
 
+/// Count a new instance of `size` bytes in its holder's `cni`/`cbs`.
+pub fn instance_added(holder: &mut Resource, size: u64) {
+    holder.set("cni", holder.u64_attr("cni").unwrap_or(0) + 1);
+    holder.set("cbs", holder.u64_attr("cbs").unwrap_or(0) + size);
+}
+
 /// Account for an instance removed by DELETE or expiry in its holder's
 /// `cni`/`cbs`. Nothing to do when the holder is being deleted with it.
 pub fn instance_removed(

@@ -85,11 +85,7 @@ impl Hooks for ContentInstanceHooks {
         let st = parent.u64_attr("st").unwrap_or(0) + 1;
         parent.set("st", st);
         resource.set("st", st);
-        parent.set("cni", parent.u64_attr("cni").unwrap_or(0) + 1);
-        parent.set(
-            "cbs",
-            parent.u64_attr("cbs").unwrap_or(0) + resource.u64_attr("cs").unwrap_or(0),
-        );
+        container::instance_added(parent, resource.u64_attr("cs").unwrap_or(0));
         container::enforce_limits(ctx, parent)?;
         Ok(true)
     }

@@ -390,8 +390,7 @@ fn add_instance(ctx: &mut WriteCtx<'_>, holder: &mut Resource) -> CseResult<()> 
         attrs,
     };
     ctx.txn.insert(&instance)?;
-    holder.set("cni", holder.u64_attr("cni").unwrap_or(0) + 1);
-    holder.set("cbs", holder.u64_attr("cbs").unwrap_or(0) + cs);
+    container::instance_added(holder, cs);
     let originator = ctx.originator;
     notify::collect(
         ctx,

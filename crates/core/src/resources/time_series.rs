@@ -141,11 +141,7 @@ impl Hooks for InstanceHooks {
         parent: &mut Resource,
         resource: &mut Resource,
     ) -> CseResult<bool> {
-        parent.set("cni", parent.u64_attr("cni").unwrap_or(0) + 1);
-        parent.set(
-            "cbs",
-            parent.u64_attr("cbs").unwrap_or(0) + resource.u64_attr("cs").unwrap_or(0),
-        );
+        container::instance_added(parent, resource.u64_attr("cs").unwrap_or(0));
         container::enforce_limits(ctx, parent)?;
         Ok(true)
     }
