@@ -5,6 +5,7 @@
 //! answers UNSUPPORTED_MEDIA_TYPE.
 
 pub mod primitive;
+pub mod uri;
 
 use serde_json::Value;
 use urbis_model::{CseError, CseResult, Rsc, Serialization};

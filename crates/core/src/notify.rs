@@ -29,6 +29,12 @@ pub mod net {
 pub trait Transport: Send + Sync {
     /// Whether this transport serves `uri` (by scheme).
     fn handles(&self, uri: &str) -> bool;
+    /// A URI this transport handles that reaches `entity` (an AE-ID or
+    /// CSE-ID) over a connection the entity opened itself, such as a WebSocket
+    /// (TS-0020): such a live connection is preferred over the entity's `poa`.
+    fn connected(&self, _entity: &str) -> Option<String> {
+        None
+    }
     fn send(
         &self,
         uri: &str,
@@ -132,6 +138,15 @@ impl Notifier {
             .iter()
             .find(|t| t.handles(uri))
             .cloned()
+    }
+
+    /// URIs of live connections that `entity` opened to this CSE.
+    fn connected(&self, entity: &str) -> Vec<String> {
+        self.transports
+            .read()
+            .iter()
+            .filter_map(|t| t.connected(entity))
+            .collect()
     }
 
     /// Send and wait for the answer (verification requests, forwarded NOTIFY).
@@ -269,12 +284,14 @@ impl Cse {
                     .first()
                     .and_then(|c| Serialization::from_name(c))
                     .unwrap_or_default();
-                resource
-                    .str_list("poa")
+                let entity = resource.ri();
+                self.notifier()
+                    .connected(entity)
                     .into_iter()
+                    .chain(resource.str_list("poa").into_iter().map(str::to_owned))
                     .map(|poa| Target {
-                        entity: Some(resource.ri().to_owned()),
-                        ..Target::from_uri(poa, preferred)
+                        entity: Some(entity.to_owned()),
+                        ..Target::from_uri(&poa, preferred)
                     })
                     .collect()
             }

@@ -1,8 +1,8 @@
 //! HTTP request → request primitive (TS-0009 §6.x).
 
 use axum::http::{HeaderMap, Method, Uri};
-use percent_encoding::percent_decode_str;
 use serde_json::Value;
+use urbis_codec::uri;
 use urbis_model::primitive::ResponseTypeInfo;
 use urbis_model::{CseError, CseResult, Operation, Request, Rsc, Serialization};
 
@@ -39,7 +39,7 @@ pub fn to_request(
             ))
         }
     };
-    let mut request = Request::new(op, target_from_path(uri.path())?);
+    let mut request = Request::new(op, uri::target_from_path(uri.path())?);
     request.ty = ty;
     request.fr = header(headers, "x-m2m-origin").map(str::to_owned);
     request.rqi = header(headers, "x-m2m-ri").unwrap_or_default().to_owned();
@@ -53,7 +53,7 @@ pub fn to_request(
         request.ec = Some(number("X-M2M-EC", ec)?);
     }
     if let Some(query) = uri.query() {
-        apply_query(&mut request, query)?;
+        uri::apply_query(&mut request, query)?;
     }
     if let Some(rtu) = header(headers, "x-m2m-rtu") {
         let nu = rtu
@@ -73,28 +73,6 @@ pub fn to_request(
         request.pc = Some(decode_body(content_type, body)?);
     }
     Ok(request)
-}
-
-/// `/~/x` is SP-relative (`/x`), `/_/x` absolute (`//x`), anything else
-/// CSE-relative. A trailing slash names nothing.
-pub fn target_from_path(path: &str) -> CseResult<String> {
-    let decoded = percent_decode_str(path)
-        .decode_utf8()
-        .map_err(|_| CseError::bad_request("the request path is not valid UTF-8"))?;
-    if decoded.len() > 1 && decoded.ends_with('/') {
-        return Err(CseError::bad_request("a target address cannot end with /"));
-    }
-    let target = if let Some(rest) = decoded.strip_prefix("/~/") {
-        format!("/{rest}")
-    } else if let Some(rest) = decoded.strip_prefix("/_/") {
-        format!("//{rest}")
-    } else {
-        decoded.trim_start_matches('/').to_owned()
-    };
-    if target.is_empty() {
-        return Err(CseError::not_found("no target given"));
-    }
-    Ok(target)
 }
 
 /// The `ty` parameter of the Content-Type marks a CREATE (`application/json;ty=3`).
@@ -151,69 +129,9 @@ pub fn accepted_serialization(headers: &HeaderMap) -> CseResult<Serialization> {
     }
 }
 
-fn apply_query(request: &mut Request, query: &str) -> CseResult<()> {
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode_component(raw_key)?;
-        let value = decode_component(raw_value)?;
-        match key.as_str() {
-            "rcn" => request.rcn = Some(number("rcn", &value)?),
-            "drt" => request.drt = Some(number("drt", &value)?),
-            "rt" => {
-                let rtv = number("rt", &value)?;
-                request
-                    .rt
-                    .get_or_insert_with(|| ResponseTypeInfo {
-                        rtv,
-                        nu: Vec::new(),
-                    })
-                    .rtv = rtv;
-            }
-            "atrl" => request.atrl.extend(
-                value
-                    .split([' ', '+'])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            ),
-            // accepted and not used by this CSE
-            "rp" | "sqi" | "da" | "rids" | "tkns" | "tids" | "ltids" | "tqi" | "asi" | "auri"
-            | "ma" => {}
-            _ => request.fc.set_text(&key, &value)?,
-        }
-    }
-    Ok(())
-}
-
-/// Query components: `+` is a space (a list separator for oneM2M), `%xx` decoded.
-fn decode_component(raw: &str) -> CseResult<String> {
-    let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| CseError::bad_request("query parameters must be valid UTF-8"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(target_from_path("/cse-in/ae").unwrap(), "cse-in/ae");
-        assert_eq!(
-            target_from_path("/~/id-in/cse-in").unwrap(),
-            "/id-in/cse-in"
-        );
-        assert_eq!(
-            target_from_path("/_/sp.example/id-in/cse-in").unwrap(),
-            "//sp.example/id-in/cse-in"
-        );
-        assert_eq!(
-            target_from_path("/cse-in/").unwrap_err().rsc,
-            Rsc::BadRequest
-        );
-        assert_eq!(target_from_path("/a%20b").unwrap(), "a b");
-    }
 
     #[test]
     fn create_is_post_with_ty() {
