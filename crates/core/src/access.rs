@@ -138,6 +138,18 @@ fn grant_for(
     resource: &Resource,
     wanted: &Wanted,
 ) -> CseResult<Grant> {
+    // A pollingChannel is the private mailbox of its parent entity
+    // (TS-0001 §10.2.22): neither ACPs nor the admin open it to others.
+    let polling = ResourceType::PollingChannel.ty();
+    if resource.ty == polling {
+        return Ok(Grant::from_bool(originator == resource.pi()));
+    }
+    // (under a parent that cannot hold one, the CREATE fails on the type instead)
+    let may_hold_polling = registry::kind(polling)
+        .is_some_and(|kind| kind.parents.iter().any(|p| p.ty() == resource.ty));
+    if wanted.child_ty == Some(polling) && may_hold_polling {
+        return Ok(Grant::from_bool(originator == resource.ri()));
+    }
     if originator == config.admin_originator || originator == config.cse_id {
         return Ok(Grant::All);
     }

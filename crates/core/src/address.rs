@@ -1,7 +1,7 @@
 //! Addressing (TS-0001 §7.2, TS-0004 §6.2.3): turning a request's `to` into a local
 //! resource, and originators into their CSE-relative form.
 
-use urbis_model::{CseError, CseResult, Resource, Rsc};
+use urbis_model::{CseError, CseResult, Resource, ResourceType, Rsc};
 use urbis_store::ReadTxn;
 
 use crate::config::CseConfig;
@@ -15,6 +15,8 @@ pub enum Virtual {
     Oldest,
     /// `fopt`: fan-out to every group member, with the path below `fopt`.
     FanOut(String),
+    /// `pcu`: the long-polling point of a pollingChannel.
+    PollingUri,
 }
 
 /// Where a request goes.
@@ -125,10 +127,14 @@ fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
     let virtual_edge = match path.rsplit_once('/') {
         Some((parent, "la")) => Some((parent, Virtual::Latest)),
         Some((parent, "ol")) => Some((parent, Virtual::Oldest)),
+        Some((parent, "pcu")) => Some((parent, Virtual::PollingUri)),
         _ => None,
     };
     if let Some((parent_path, edge)) = virtual_edge {
-        if let Some(resource) = reader.get_by_path(parent_path)? {
+        let resource = reader
+            .get_by_path(parent_path)?
+            .filter(|r| edge != Virtual::PollingUri || r.ty == ResourceType::PollingChannel.ty());
+        if let Some(resource) = resource {
             return Ok(Located {
                 resource,
                 virtual_child: Some(edge),
@@ -160,9 +166,15 @@ fn locate_structured(reader: &dyn ReadTxn, path: &str) -> CseResult<Located> {
     let virtual_child = match last {
         "la" => Virtual::Latest,
         "ol" => Virtual::Oldest,
+        "pcu" => Virtual::PollingUri,
         _ => return Err(not_found()),
     };
-    let resource = reader.get_by_path(parent_path)?.ok_or_else(not_found)?;
+    let resource = reader
+        .get_by_path(parent_path)?
+        .filter(|r| {
+            virtual_child != Virtual::PollingUri || r.ty == ResourceType::PollingChannel.ty()
+        })
+        .ok_or_else(not_found)?;
     Ok(Located {
         resource,
         virtual_child: Some(virtual_child),

@@ -29,6 +29,9 @@ pub struct CseConfig {
     pub notification_timeout_ms: u64,
     /// Most results a discovery returns when the request sets no `lim`.
     pub discovery_limit: u64,
+    /// How long a RETRIEVE of a pollingChannel's `pcu` without `rqet` waits
+    /// for a request, in milliseconds.
+    pub long_poll_ms: u64,
 }
 
 impl Default for CseConfig {
@@ -45,6 +48,7 @@ impl Default for CseConfig {
             verify_subscriptions: true,
             notification_timeout_ms: 3000,
             discovery_limit: 10_000,
+            long_poll_ms: 30_000,
         }
     }
 }

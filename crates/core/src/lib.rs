@@ -12,6 +12,7 @@
 //! - [`content`]: result content (`rcn`) shaping of responses.
 //! - [`notify`]: subscription matching and notification delivery.
 //! - [`expiry`]: the background sweeper for expired resources.
+//! - [`polling`]: mailboxes of pollingChannels for entities the CSE cannot reach.
 
 pub mod access;
 pub mod address;
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod notify;
 pub mod ops;
 pub mod pipeline;
+pub mod polling;
 pub mod registry;
 pub mod resources;
 
@@ -46,10 +48,12 @@ struct Inner {
     config: CseConfig,
     store: Arc<dyn Store>,
     notifier: notify::Notifier,
+    mailboxes: Arc<polling::Mailboxes>,
     batches: batch::Batches,
     /// Run-time adjustable (the upper tester shortens them for test suites).
     max_expiration_secs: AtomicU64,
     expiration_check_ms: AtomicU64,
+    long_poll_ms: AtomicU64,
 }
 
 impl Cse {
@@ -57,8 +61,11 @@ impl Cse {
     /// [`Cse::start_background`] from inside a Tokio runtime to run the sweeper.
     pub fn open(config: CseConfig, store: Arc<dyn Store>) -> CseResult<Cse> {
         config.validate().map_err(urbis_model::CseError::internal)?;
+        let mailboxes = Arc::new(polling::Mailboxes::new(config.notification_timeout_ms));
         let cse = Cse {
             inner: Arc::new(Inner {
+                long_poll_ms: AtomicU64::new(config.long_poll_ms),
+                mailboxes: mailboxes.clone(),
                 max_expiration_secs: AtomicU64::new(config.max_expiration_secs),
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
@@ -67,6 +74,7 @@ impl Cse {
                 store,
             }),
         };
+        cse.add_transport(Arc::new(polling::PollingTransport { mailboxes }));
         resources::cse_base::ensure(&cse)?;
         Ok(cse)
     }
@@ -96,6 +104,20 @@ impl Cse {
 
     pub(crate) fn notifier(&self) -> &notify::Notifier {
         &self.inner.notifier
+    }
+
+    pub(crate) fn mailboxes(&self) -> &polling::Mailboxes {
+        &self.inner.mailboxes
+    }
+
+    /// How long a `pcu` RETRIEVE without `rqet` waits for requests.
+    pub fn long_poll_ms(&self) -> u64 {
+        self.inner.long_poll_ms.load(Ordering::Relaxed)
+    }
+
+    /// Change [`Cse::long_poll_ms`] at run time; returns the previous value.
+    pub fn set_long_poll_ms(&self, ms: u64) -> u64 {
+        self.inner.long_poll_ms.swap(ms.max(1), Ordering::Relaxed)
     }
 
     pub(crate) fn batches(&self) -> &batch::Batches {

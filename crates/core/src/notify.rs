@@ -274,10 +274,6 @@ impl Cse {
                 if resource.ty == ResourceType::Ae.ty()
                     || resource.ty == ResourceType::RemoteCse.ty() =>
             {
-                // An entity that declared itself not request-reachable gets nothing.
-                if resource.attrs.get("rr").and_then(Value::as_bool) == Some(false) {
-                    return Vec::new();
-                }
                 // the entity's first declared serialization is its preference
                 let preferred = resource
                     .str_list("csz")
@@ -285,10 +281,26 @@ impl Cse {
                     .and_then(|c| Serialization::from_name(c))
                     .unwrap_or_default();
                 let entity = resource.ri();
+                // An entity that declared itself not request-reachable is not
+                // sent to its poa; it can still be reached over a connection it
+                // opened, or through its pollingChannel.
+                let reachable = resource.attrs.get("rr").and_then(Value::as_bool) != Some(false);
+                let poa = if reachable {
+                    resource.str_list("poa")
+                } else {
+                    Vec::new()
+                };
+                let polled = (poa.is_empty()
+                    && reader
+                        .count_children(entity, ResourceType::PollingChannel.ty())
+                        .unwrap_or(0)
+                        > 0)
+                .then(|| format!("{}{entity}", crate::polling::SCHEME));
                 self.notifier()
                     .connected(entity)
                     .into_iter()
-                    .chain(resource.str_list("poa").into_iter().map(str::to_owned))
+                    .chain(poa.into_iter().map(str::to_owned))
+                    .chain(polled)
                     .map(|poa| Target {
                         entity: Some(entity.to_owned()),
                         ..Target::from_uri(&poa, preferred)

@@ -131,6 +131,7 @@ pub fn kind(ty: u32) -> Option<&'static Kind> {
         ResourceType::Group => &resources::group::KIND,
         ResourceType::MgmtObj => &resources::mgmt_obj::KIND,
         ResourceType::Node => &resources::node::KIND,
+        ResourceType::PollingChannel => &resources::polling_channel::KIND,
         ResourceType::Subscription => &resources::subscription::KIND,
         ResourceType::TimeSeries => &resources::time_series::SERIES_KIND,
         ResourceType::TimeSeriesInstance => &resources::time_series::INSTANCE_KIND,
@@ -188,7 +189,7 @@ pub fn attrs_of(kind: &'static Kind, resource: &Resource) -> Vec<&'static [AttrD
 /// Whether `sn` is an attribute of any hosted type (unknown query parameters
 /// are refused rather than silently matching nothing).
 pub fn is_known_attribute(sn: &str) -> bool {
-    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 23, 28, 29, 30, 58];
+    const TYPES: &[u32] = &[1, 2, 3, 4, 5, 9, 13, 14, 15, 23, 28, 29, 30, 58];
     TYPES.iter().filter_map(|ty| kind(*ty)).any(|kind| {
         kind.attrs
             .iter()

@@ -38,6 +38,16 @@ pub(crate) async fn handle(State(state): State<AppState>, headers: HeaderMap) ->
             let (old_check, _) = cse.set_expiration_limits(check_ms, max);
             Some(format!("{},{}", old_check.div_ceil(1000), max))
         }
+        // pollingChannel long polls without rqet wait this long (seconds)
+        "enableShortRequestExpiration" => {
+            let seconds: f64 = args.trim().parse().unwrap_or(2.0);
+            let old = cse.set_long_poll_ms((seconds * 1000.0) as u64);
+            Some(format!("{}", old as f64 / 1000.0))
+        }
+        "disableShortRequestExpiration" => {
+            cse.set_long_poll_ms(cse.config().long_poll_ms);
+            Some(String::new())
+        }
         "disableShortResourceExpiration" => {
             cse.set_expiration_limits(cse.config().expiration_check_ms, cse.max_expiration_secs());
             Some(String::new())

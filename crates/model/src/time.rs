@@ -64,6 +64,13 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     if let Ok(ms) = text.parse::<i64>() {
         return Some(ms);
     }
+    // Some clients (the ACME test suite among them) send "1500.0"; a
+    // fraction of a millisecond means nothing here, so it is dropped.
+    if let Some((whole, fraction)) = text.split_once('.') {
+        if fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return whole.parse::<i64>().ok();
+        }
+    }
     let span: Span = text.parse().ok()?;
     let base = Zoned::new(Timestamp::UNIX_EPOCH, TimeZone::UTC);
     let later = base.checked_add(span).ok()?;
@@ -124,6 +131,8 @@ mod tests {
             "20260101T000005,000000"
         );
         assert_eq!(parse_duration_ms("PT1H30M"), Some(5_400_000));
+        assert_eq!(parse_duration_ms("1500.0"), Some(1500));
+        assert_eq!(parse_duration_ms("1500.x"), None);
         assert_eq!(parse_abs_rel("nonsense", now), None);
     }
 }

@@ -23,6 +23,12 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
             Some(Virtual::FanOut(_)) => {
                 return Err(CseError::internal("fan-out is handled before this point"))
             }
+            Some(Virtual::PollingUri) => {
+                return Err(CseError::new(
+                    Rsc::OperationNotAllowed,
+                    "pcu cannot be deleted",
+                ))
+            }
             Some(edge @ (Virtual::Latest | Virtual::Oldest)) => {
                 let parent = &located.resource;
                 access::require(

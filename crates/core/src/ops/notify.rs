@@ -1,15 +1,22 @@
 //! NOTIFY addressed to a resource of this CSE: forwarded to an AE through its
-//! point of access; other targets cannot receive notifications.
+//! point of access; at a pollingChannel's `pcu`, the polled entity's answer to
+//! a request it picked up; other targets cannot receive notifications.
 
 use urbis_model::{CseError, CseResult, Request, ResourceType, Response, Rsc};
 
-use crate::{address, Cse};
+use crate::address::{self, Virtual};
+use crate::resources::polling_channel;
+use crate::Cse;
 
-pub async fn notify(cse: &Cse, request: Request, _originator: String) -> CseResult<Response> {
-    let target = {
+pub async fn notify(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
+    let located = {
         let reader = cse.store().reader()?;
-        address::locate(reader.as_ref(), &request.to, cse.config())?.resource
+        address::locate(reader.as_ref(), &request.to, cse.config())?
     };
+    if located.virtual_child == Some(Virtual::PollingUri) {
+        return polling_channel::take_answer(cse, &request, &located.resource, &originator);
+    }
+    let target = located.resource;
     if target.ty != ResourceType::Ae.ty() {
         return Err(CseError::new(
             Rsc::OperationNotAllowed,

@@ -7,7 +7,7 @@ use urbis_store::ReadTxn;
 
 use super::Landing;
 use crate::address::Virtual;
-use crate::resources::container;
+use crate::resources::{container, polling_channel};
 use crate::{access, content, registry, Cse};
 
 pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
@@ -22,6 +22,11 @@ pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseRes
         match located.virtual_child {
             Some(Virtual::FanOut(_)) => {
                 return Err(CseError::internal("fan-out is handled before this point"))
+            }
+            Some(Virtual::PollingUri) => {
+                drop(reader);
+                return polling_channel::long_poll(cse, &request, &located.resource, &originator)
+                    .await;
             }
             Some(edge @ (Virtual::Latest | Virtual::Oldest)) => latest_or_oldest(
                 cse,

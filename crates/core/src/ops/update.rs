@@ -28,7 +28,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
             Some(_) => {
                 return Err(CseError::new(
                     Rsc::OperationNotAllowed,
-                    "latest/oldest cannot be updated",
+                    "a virtual resource cannot be updated",
                 ))
             }
             None => {}

@@ -9,5 +9,6 @@ pub mod flex_container;
 pub mod group;
 pub mod mgmt_obj;
 pub mod node;
+pub mod polling_channel;
 pub mod subscription;
 pub mod time_series;
