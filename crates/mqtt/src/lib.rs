@@ -5,8 +5,10 @@
 //!
 //! # Layout
 //! - [`topics`]: topic parsing and formatting (pure).
+//! - [`tls`]: TLS to the broker for `mqtts://`.
 //! - this file: connection, reconnection with backoff, request handling.
 
+pub mod tls;
 pub mod topics;
 
 use std::collections::HashMap;
@@ -29,12 +31,17 @@ use crate::topics::{Channel, RequestTopic};
 pub struct MqttOptions {
     /// Connect to the broker at all.
     pub enabled: bool,
-    /// Broker address, `mqtt://HOST:PORT`.
+    /// Broker address, `mqtt://HOST:PORT` or `mqtts://HOST:PORT` (TLS).
     pub url: String,
     /// MQTT client ID; empty = `C::<CSE-ID>` as TS-0010 suggests.
     pub client_id: String,
     pub username: String,
     pub password: String,
+    /// PEM file of the CA that signed the broker's certificate (mqtts).
+    pub ca_file: String,
+    /// PEM files of a client certificate and its key, when the broker asks for one.
+    pub client_cert_file: String,
+    pub client_key_file: String,
     /// Largest message accepted, in bytes.
     pub max_message_bytes: usize,
 }
@@ -47,6 +54,9 @@ impl Default for MqttOptions {
             client_id: String::new(),
             username: String::new(),
             password: String::new(),
+            ca_file: String::new(),
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
             max_message_bytes: 1024 * 1024,
         }
     }
@@ -54,24 +64,48 @@ impl Default for MqttOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
-    #[error("invalid MQTT URL {0:?}: expected mqtt://HOST:PORT")]
+    #[error("invalid MQTT URL {0:?}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")]
     Url(String),
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
 }
 
-/// `mqtt://host:port` → (host, port).
-pub fn parse_url(url: &str) -> Result<(String, u16), MqttError> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .ok_or_else(|| MqttError::Url(url.to_owned()))?;
+/// A broker address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// `mqtt://host[:port]` (default 1883) or `mqtts://host[:port]` (default 8883).
+pub fn parse_broker_url(url: &str) -> Result<BrokerUrl, MqttError> {
+    let bad = || MqttError::Url(url.to_owned());
+    let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("mqtt://") {
+        (rest, false, 1883)
+    } else if let Some(rest) = url.strip_prefix("mqtts://") {
+        (rest, true, 8883)
+    } else {
+        return Err(bad());
+    };
     let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => Ok((
-            host.to_owned(),
-            port.parse().map_err(|_| MqttError::Url(url.to_owned()))?,
-        )),
-        None if !rest.is_empty() => Ok((rest.to_owned(), 1883)),
-        _ => Err(MqttError::Url(url.to_owned())),
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+        None => (rest, default_port),
+    };
+    if host.is_empty() {
+        return Err(bad());
     }
+    Ok(BrokerUrl {
+        host: host.to_owned(),
+        port,
+        tls,
+    })
+}
+
+/// `mqtt(s)://host:port` → (host, port).
+pub fn parse_url(url: &str) -> Result<(String, u16), MqttError> {
+    parse_broker_url(url).map(|b| (b.host, b.port))
 }
 
 /// Serve requests from the broker until `shutdown` completes. Connection
@@ -82,14 +116,27 @@ pub async fn serve(
     options: MqttOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), MqttError> {
-    let (host, port) = parse_url(&options.url)?;
+    let broker = parse_broker_url(&options.url)?;
     let client_id = if options.client_id.is_empty() {
         format!("C::{}", topics::id_to_topic(&cse.config().cse_id))
     } else {
         options.client_id.clone()
     };
-    let mut settings = rumqttc::MqttOptions::new(client_id, host, port);
+    let mut settings = rumqttc::MqttOptions::new(client_id, broker.host.clone(), broker.port);
     settings.set_keep_alive(Duration::from_secs(30));
+    // A persistent session: while Urbis reconnects, the broker keeps the
+    // subscriptions and queues QoS 1 requests for it instead of dropping them.
+    settings.set_clean_session(false);
+    if broker.tls {
+        let config = tls::client_config(&tls::TlsFiles {
+            ca_file: &options.ca_file,
+            client_cert_file: &options.client_cert_file,
+            client_key_file: &options.client_key_file,
+        })?;
+        settings.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
+        ));
+    }
     settings.set_max_packet_size(options.max_message_bytes, options.max_message_bytes);
     if !options.username.is_empty() {
         settings.set_credentials(options.username.clone(), options.password.clone());
@@ -244,7 +291,7 @@ impl MqttTransport {
 
 impl Transport for MqttTransport {
     fn handles(&self, uri: &str) -> bool {
-        uri.starts_with("mqtt://")
+        uri.starts_with("mqtt://") || uri.starts_with("mqtts://")
     }
 
     fn send(
@@ -259,7 +306,8 @@ impl Transport for MqttTransport {
             topics::id_to_topic(&request.to)
         } else {
             let path = uri
-                .trim_start_matches("mqtt://")
+                .split_once("://")
+                .map_or(uri, |(_, rest)| rest)
                 .split_once('/')
                 .map(|(_, p)| p)
                 .unwrap_or_default();
@@ -327,5 +375,14 @@ mod tests {
         assert!(parse_url("http://x:1").is_err());
         assert!(parse_url("mqtt://x:notaport").is_err());
         assert!(parse_url("mqtt://").is_err());
+        assert_eq!(
+            parse_broker_url("mqtts://broker").unwrap(),
+            BrokerUrl {
+                host: "broker".into(),
+                port: 8883,
+                tls: true
+            }
+        );
+        assert!(!parse_broker_url("mqtt://b:1").unwrap().tls);
     }
 }
