@@ -137,7 +137,15 @@ pub async fn serve(
             rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
         ));
     }
-    settings.set_max_packet_size(options.max_message_bytes, options.max_message_bytes);
+    // The client library drops the connection on a packet above its limit;
+    // with a persistent session the broker would redeliver that packet after
+    // every reconnect. So the library's limit is generous and the configured
+    // limit is enforced per message, with an error answer (see `handle`).
+    let library_limit = options
+        .max_message_bytes
+        .saturating_mul(LIBRARY_LIMIT_FACTOR)
+        .min(MQTT_MAX_PACKET);
+    settings.set_max_packet_size(library_limit, library_limit);
     if !options.username.is_empty() {
         settings.set_credentials(options.username.clone(), options.password.clone());
     }
@@ -176,7 +184,8 @@ pub async fn serve(
                 Ok(Event::Incoming(Packet::Publish(message))) => {
                     let cse = cse.clone();
                     let client = client.clone();
-                    tokio::spawn(async move { handle(&cse, &client, &message.topic, &message.payload).await });
+                    let limit = options.max_message_bytes;
+                    tokio::spawn(async move { handle(&cse, &client, &message.topic, &message.payload, limit).await });
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -190,12 +199,20 @@ pub async fn serve(
 }
 
 /// One message: topic → primitive → CSE → response on the response topic.
-async fn handle(cse: &Cse, client: &AsyncClient, topic: &str, payload: &[u8]) {
+async fn handle(cse: &Cse, client: &AsyncClient, topic: &str, payload: &[u8], limit: usize) {
     let Some(request_topic) = topics::parse_request(topic) else {
         tracing::info!(%topic, "message on an unexpected topic dropped");
         return;
     };
-    let response = match decode(&request_topic, payload) {
+    let decoded = if payload.len() > limit {
+        Err(CseError::bad_request(format!(
+            "the message has {} bytes; this CSE accepts at most {limit}",
+            payload.len()
+        )))
+    } else {
+        decode(&request_topic, payload)
+    };
+    let response = match decoded {
         Ok(request) => {
             let no_response = request.response_type() == urbis_model::primitive::rtv::NO_RESPONSE;
             let response = cse.handle(request).await;
@@ -207,8 +224,10 @@ async fn handle(cse: &Cse, client: &AsyncClient, topic: &str, payload: &[u8]) {
         Err(err) => {
             let mut response = Response::error(&err);
             // answer to the same request identifier when it can be read at all
-            response.rqi = urbis_codec::decode(payload, request_topic.serialization)
-                .ok()
+            // (an oversized message is not parsed for it)
+            response.rqi = (payload.len() <= limit)
+                .then(|| urbis_codec::decode(payload, request_topic.serialization).ok())
+                .flatten()
                 .and_then(|v| v.get("rqi").and_then(|r| r.as_str()).map(str::to_owned))
                 .unwrap_or_default();
             response
@@ -249,6 +268,13 @@ async fn publish(client: &AsyncClient, topic: &RequestTopic, response: &Response
         Err(err) => tracing::warn!(%err, "response not encoded"),
     }
 }
+
+/// How much larger than `max_message_bytes` a packet may be before the client
+/// library refuses it (and drops the connection).
+const LIBRARY_LIMIT_FACTOR: usize = 16;
+
+/// The largest packet MQTT can express (remaining length of 268,435,455).
+const MQTT_MAX_PACKET: usize = 268_435_455;
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Response>>>>;
 

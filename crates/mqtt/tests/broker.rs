@@ -67,7 +67,9 @@ struct App {
 impl App {
     async fn connect(url: &str, originator: &str, receiver: &str) -> App {
         let (host, port) = urbis_mqtt::parse_url(url).unwrap();
-        let options = rumqttc::MqttOptions::new(format!("app-{originator}-{receiver}"), host, port);
+        let mut options =
+            rumqttc::MqttOptions::new(format!("app-{originator}-{receiver}"), host, port);
+        options.set_max_packet_size(4 << 20, 4 << 20);
         let (client, mut events) = AsyncClient::new(options, 64);
         for kind in ["resp", "reg_resp"] {
             client
@@ -195,6 +197,16 @@ async fn bad_input_gets_an_error_response_and_the_binding_stays_up() {
         app.raw("req", "yaml", b"{}".to_vec()).await.is_none(),
         "unknown serialization: dropped"
     );
+
+    // above max_message_bytes (1 MiB by default): refused, connection kept
+    let huge = json!({"op": 1, "to": "cse-in", "fr": "Cbad", "rqi": "big", "rvi": "4", "ty": 3,
+                      "pc": {"m2m:cnt": {"lbl": ["x".repeat(1_500_000)]}}});
+    let (_, payload) = app
+        .raw("req", "json", huge.to_string().into_bytes())
+        .await
+        .expect("an error response for an oversized message");
+    let answer: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(answer["rsc"], json!(4000), "{answer}");
 
     let fine = app
         .request(
