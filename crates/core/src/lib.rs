@@ -49,6 +49,7 @@ struct Inner {
     store: Arc<dyn Store>,
     notifier: notify::Notifier,
     mailboxes: Arc<polling::Mailboxes>,
+    missing_data: resources::time_series::monitor::Monitor,
     batches: batch::Batches,
     /// Run-time adjustable (the upper tester shortens them for test suites).
     max_expiration_secs: AtomicU64,
@@ -66,6 +67,7 @@ impl Cse {
             inner: Arc::new(Inner {
                 long_poll_ms: AtomicU64::new(config.long_poll_ms),
                 mailboxes: mailboxes.clone(),
+                missing_data: Default::default(),
                 max_expiration_secs: AtomicU64::new(config.max_expiration_secs),
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
@@ -118,6 +120,10 @@ impl Cse {
     /// Change [`Cse::long_poll_ms`] at run time; returns the previous value.
     pub fn set_long_poll_ms(&self, ms: u64) -> u64 {
         self.inner.long_poll_ms.swap(ms.max(1), Ordering::Relaxed)
+    }
+
+    pub(crate) fn missing_data(&self) -> &resources::time_series::monitor::Monitor {
+        &self.inner.missing_data
     }
 
     pub(crate) fn batches(&self) -> &batch::Batches {

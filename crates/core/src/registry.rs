@@ -116,6 +116,11 @@ pub trait Hooks {
     }
     /// Adjust a representation before it leaves the CSE (virtual attributes).
     fn on_retrieve(&self, _config: &CseConfig, _resource: &mut Resource) {}
+    /// After a CREATE is committed: start background work the new resource
+    /// needs (it must not fail the request, which already succeeded).
+    fn created(&self, _cse: &Cse, _resource: &Resource) {}
+    /// After an UPDATE is committed, with the attributes it changed.
+    fn updated(&self, _cse: &Cse, _resource: &Resource, _changes: &Attrs) {}
 }
 
 /// The kind for a type number, if Urbis hosts it.

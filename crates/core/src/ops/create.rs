@@ -132,6 +132,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
     })
     .await?;
     cse.deliver(notifications).await;
+    kind.hooks.created(cse, &resource);
 
     let mut shown = resource.clone();
     kind.hooks.on_retrieve(cse.config(), &mut shown);

@@ -111,6 +111,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
     })
     .await?;
     cse.deliver(notifications).await;
+    kind.hooks.updated(cse, &updated, &changes);
 
     let mut shown = updated;
     kind.hooks.on_retrieve(cse.config(), &mut shown);

@@ -111,7 +111,7 @@ pub fn content_size(con: Option<&Value>) -> u64 {
 
 /// `cnf`: `type/subtype:encoding[:security]`, encoding 0 (plain), 1 (base64
 /// string) or 2 (base64 binary) (TS-0004 §6.3.5.x contentInfo).
-fn check_content_info(cnf: &str) -> CseResult<()> {
+pub(crate) fn check_content_info(cnf: &str) -> CseResult<()> {
     let bad = || CseError::bad_request(format!("invalid contentInfo {cnf:?}"));
     let parts: Vec<&str> = cnf.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {
