@@ -180,6 +180,7 @@ const TABLE: &[(&str, Kind)] = &[
     ("ln", Bool),
     ("ma", Str),
     ("md", Object),
+    ("md/dur", Str),
     ("mnn", Num),
     ("ms", Str),
     ("nct", Num),

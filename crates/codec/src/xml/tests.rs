@@ -143,7 +143,7 @@ fn subscription_criteria_use_repeated_and_listed_elements() {
     round_trip(
         json!({"m2m:sub": {"rn": "s", "nu": ["Cae", "http://127.0.0.1:1/n"], "nct": 1,
                            "enc": {"net": [1, 3], "chty": [4], "atr": ["lbl", "con"],
-                                   "om": [{"ops": 1, "org": "Cae"}], "md": {"num": 2, "dur": 5}},
+                                   "om": [{"ops": 1, "org": "Cae"}], "md": {"num": 2, "dur": "PT5S"}},
                            "bn": {"num": 3, "dur": 1000}, "rl": {"mnn": 1, "tww": 10},
                            "exc": 5, "ln": false, "nse": true,
                            "nsi": [{"tg": "Cae", "rqs": 1, "rsr": 1, "noec": 0}]}}),
