@@ -330,6 +330,26 @@ async fn malformed_xml_is_bad_request_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn the_cse_base_offers_xml() {
+    let cse = common::start().await;
+    let base = retrieve(&cse, "/cse-in", common::ADMIN).await;
+    assert_eq!(base.rsc, 2000, "{}", base.raw);
+    assert!(
+        base.raw
+            .contains(r#"<m2m:cb xmlns:m2m="http://www.onem2m.org/xml/protocols" rn="cse-in">"#),
+        "{}",
+        base.raw
+    );
+    assert_eq!(
+        base.value["m2m:cb"]["csz"],
+        json!(["application/json", "application/cbor", "application/xml"])
+    );
+    assert!(base.value["m2m:cb"]["srt"]
+        .as_array()
+        .is_some_and(|types| types.contains(&json!(4))));
+}
+
+#[tokio::test]
 async fn notifications_go_out_in_xml_when_the_target_prefers_it() {
     let cse = common::start().await;
     let receiver = common::receiver().await;
