@@ -468,3 +468,65 @@ async fn a_notification_uri_can_ask_for_xml() {
     );
     assert_eq!(received[0]["m2m:sgn"]["vrq"], json!(true), "{:?}", received);
 }
+
+#[tokio::test]
+async fn flex_container_custom_attributes_keep_their_types_through_xml() {
+    let cse = common::start().await;
+    let aei = cse.register_ae("home", None).await;
+    let made = cse
+        .create(
+            "/cse-in/home",
+            &aei,
+            28,
+            json!({"cod:tempe": {"rn": "temp", "cnd": "org.onem2m.common.moduleclass.temperature",
+                                 "curT0": 23.5, "unit": "C", "my attr": 1}}),
+        )
+        .await;
+    assert_eq!(made.rsc, 2001, "{}", made.body);
+    // a key that is no XML name cannot be answered in XML
+    let refused = retrieve(&cse, "/cse-in/home/temp", &aei).await;
+    assert_eq!(refused.rsc, 5207, "{}", refused.raw);
+    assert_eq!(refused.status, 406);
+    assert!(refused.value["m2m:dbg"].is_string(), "{}", refused.raw);
+
+    let removed = cse
+        .update(
+            "/cse-in/home/temp",
+            &aei,
+            json!({"cod:tempe": {"my attr": null}}),
+        )
+        .await;
+    assert_eq!(removed.rsc, 2004, "{}", removed.body);
+    let seen = retrieve(&cse, "/cse-in/home/temp", &aei).await;
+    assert_eq!(seen.rsc, 2000, "{}", seen.raw);
+    assert!(
+        seen.raw
+            .starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><cod:tempe "#),
+        "{}",
+        seen.raw
+    );
+    assert!(
+        seen.raw
+            .contains(r#"<curT0 xsi:type="xs:double">23.5</curT0>"#),
+        "{}",
+        seen.raw
+    );
+    assert_eq!(seen.value["cod:tempe"]["curT0"], json!(23.5));
+
+    // an XML client updates a custom attribute with a type
+    let updated = send(
+        &cse,
+        reqwest::Method::PUT,
+        "/cse-in/home/temp",
+        &aei,
+        Some("application/xml"),
+        Some(
+            r#"<cod:tempe xmlns:cod="http://www.onem2m.org/xml/protocols/cod" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema"><curT0 xsi:type="xs:double">19</curT0><unit>K</unit></cod:tempe>"#,
+        ),
+    )
+    .await;
+    assert_eq!(updated.rsc, 2004, "{}", updated.raw);
+    let json_view = cse.retrieve("/cse-in/home/temp", &aei).await;
+    assert_eq!(json_view.at("/cod:tempe/curT0"), &json!(19));
+    assert_eq!(json_view.at("/cod:tempe/unit"), &json!("K"));
+}

@@ -367,23 +367,44 @@ const TABLE: &[(&str, Kind)] = &[
     ("vrq", Bool),
 ];
 
-fn table() -> &'static HashMap<&'static str, Kind> {
-    static MAP: OnceLock<HashMap<&'static str, Kind>> = OnceLock::new();
-    MAP.get_or_init(|| TABLE.iter().copied().collect())
+struct Lookup {
+    global: HashMap<&'static str, Kind>,
+    /// `parent/name` lines: parent → name → kind
+    within: HashMap<&'static str, HashMap<&'static str, Kind>>,
+}
+
+fn lookup() -> &'static Lookup {
+    static LOOKUP: OnceLock<Lookup> = OnceLock::new();
+    LOOKUP.get_or_init(|| {
+        let mut global = HashMap::new();
+        let mut within: HashMap<&'static str, HashMap<&'static str, Kind>> = HashMap::new();
+        for (line, kind) in TABLE {
+            match line.split_once('/') {
+                Some((parent, name)) => {
+                    within.entry(parent).or_default().insert(name, *kind);
+                }
+                None => {
+                    global.insert(*line, *kind);
+                }
+            }
+        }
+        Lookup { global, within }
+    })
 }
 
 /// The kind of `name` as a resource attribute or primitive parameter
 /// (no parent override applies).
 pub fn attribute_kind(name: &str) -> Option<Kind> {
-    table().get(name).copied()
+    lookup().global.get(name).copied()
 }
 
 /// The kind of `name` inside an element named `parent`.
 pub fn kind_in(parent: Option<&str>, name: &str) -> Option<Kind> {
-    let map = table();
+    let lookup = lookup();
     parent
-        .and_then(|parent| map.get(format!("{parent}/{name}").as_str()))
-        .or_else(|| map.get(name))
+        .and_then(|parent| lookup.within.get(parent))
+        .and_then(|names| names.get(name))
+        .or_else(|| lookup.global.get(name))
         .copied()
 }
 
