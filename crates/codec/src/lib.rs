@@ -54,9 +54,9 @@ mod tests {
     use urbis_model::Rsc;
 
     #[test]
-    fn json_and_cbor_round_trip_the_same_value() {
+    fn every_serialization_round_trips_the_same_value() {
         let value = json!({"m2m:cin": {"con": "x", "cs": 1, "lbl": ["a"], "rr": true, "f": 1.5, "n": null}});
-        for ser in [Serialization::Json, Serialization::Cbor] {
+        for ser in [Serialization::Json, Serialization::Cbor, Serialization::Xml] {
             let bytes = encode(&value, ser).unwrap();
             assert_eq!(decode(&bytes, ser).unwrap(), value, "{ser:?}");
         }

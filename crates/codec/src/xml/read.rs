@@ -2,6 +2,8 @@
 //! (bounded depth, no entity expansion), then the schema table gives each
 //! element's text its JSON type.
 
+use std::collections::HashMap;
+
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
@@ -81,6 +83,11 @@ pub fn parse(bytes: &[u8]) -> CseResult<Element> {
     root.ok_or_else(|| bad("no root element"))
 }
 
+/// Only XML white space (indentation between elements).
+fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
 fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(element),
@@ -94,7 +101,7 @@ fn add_text(stack: &mut [Element], text: &str) -> CseResult<()> {
             element.text.push_str(text);
             Ok(())
         }
-        None if text.trim().is_empty() => Ok(()),
+        None if is_blank(text) => Ok(()),
         None => Err(bad("text outside the root element")),
     }
 }
@@ -174,19 +181,23 @@ fn member_key(parent_shape: Shape, name: &str) -> String {
 
 /// The members of an element: its attributes, then its children grouped by name.
 fn members(element: &Element, shape: Shape) -> CseResult<Map<String, Value>> {
-    if !element.children.is_empty() && !element.text.trim().is_empty() {
+    if !element.children.is_empty() && !is_blank(&element.text) {
         return Err(bad(format!("<{}> mixes text and elements", element.name)));
     }
     let mut map = attributes(element, shape);
-    let mut names: Vec<&str> = Vec::new();
+    // children grouped by name, in the order names first appear
+    let mut groups: Vec<(&str, Vec<&Element>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for child in &element.children {
-        if !names.contains(&child.name.as_str()) {
-            names.push(&child.name);
+        match index.get(child.name.as_str()) {
+            Some(&at) => groups[at].1.push(child),
+            None => {
+                index.insert(&child.name, groups.len());
+                groups.push((&child.name, vec![child]));
+            }
         }
     }
-    for name in names {
-        let occurrences: Vec<&Element> =
-            element.children.iter().filter(|c| c.name == name).collect();
+    for (name, occurrences) in groups {
         let (child, repeated) = child_shape(&element.name, shape, name);
         let value = group(&occurrences, child, repeated)?;
         map.insert(member_key(shape, name), value);
@@ -267,7 +278,7 @@ fn single(element: &Element, shape: Shape) -> CseResult<Value> {
         Shape::Known(Kind::Object | Kind::Content | Kind::Wrapper | Kind::Any) if !leaf => {
             Ok(Value::Object(members(element, shape)?))
         }
-        Shape::Known(Kind::Object | Kind::Wrapper) if element.text.trim().is_empty() => {
+        Shape::Known(Kind::Object | Kind::Wrapper) if is_blank(&element.text) => {
             Ok(Value::Object(members(element, shape)?))
         }
         Shape::Known(Kind::Opaque) | Shape::Untyped if !leaf => {

@@ -477,3 +477,22 @@ fn nesting_is_limited() {
     }
     assert!(encode(&json!({"m2m:cin": value})).is_err());
 }
+
+#[test]
+fn wide_documents_decode_in_linear_time() {
+    // 1 MiB of distinct sibling names: grouping them must not be quadratic
+    let mut text = String::from("<m2m:cin xmlns:m2m=\"http://www.onem2m.org/xml/protocols\">");
+    let count = 100_000;
+    for i in 0..count {
+        text.push_str(&format!("<a{i}/>"));
+    }
+    text.push_str("</m2m:cin>");
+    let started = std::time::Instant::now();
+    let value = decode(text.as_bytes()).unwrap();
+    assert_eq!(value["m2m:cin"].as_object().map(|m| m.len()), Some(count));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
