@@ -53,7 +53,7 @@ impl Transport for HttpTransport {
             let mut builder = client
                 .request(method, &uri)
                 .header("X-M2M-RI", &request.rqi)
-                .header("Accept", "application/json")
+                .header("Accept", serialization.media_type())
                 .header("Content-Type", content_type);
             if let Some(fr) = &request.fr {
                 builder = builder.header("X-M2M-Origin", fr);

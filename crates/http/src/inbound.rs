@@ -103,7 +103,8 @@ fn decode_body(content_type: &str, body: &[u8]) -> CseResult<Value> {
 }
 
 /// The serialization the client accepts: the first acceptable entry of
-/// `Accept`; JSON when absent or `*/*`.
+/// `Accept` (JSON, CBOR or XML, generic or `vnd.onem2m-*` media types); JSON
+/// when absent or `*/*`.
 pub fn accepted_serialization(headers: &HeaderMap) -> CseResult<Serialization> {
     let Some(accept) = header(headers, "accept") else {
         return Ok(Serialization::Json);
@@ -113,9 +114,7 @@ pub fn accepted_serialization(headers: &HeaderMap) -> CseResult<Serialization> {
         let media = entry.split(';').next().unwrap_or_default().trim();
         if media == "*/*" || media == "application/*" {
             any = true;
-        } else if let Some(ser) =
-            Serialization::from_name(media).filter(|s| *s != Serialization::Xml)
-        {
+        } else if let Some(ser) = Serialization::from_name(media) {
             return Ok(ser);
         }
     }
@@ -145,6 +144,43 @@ mod tests {
         assert_eq!(request.ty, Some(3));
         assert_eq!(request.rcn, Some(2));
         assert_eq!(request.fc.lbl, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn xml_bodies_and_xml_answers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            "application/vnd.onem2m-res+xml; ty=3".parse().unwrap(),
+        );
+        let uri: Uri = "/cse-in/ae".parse().unwrap();
+        let body = br#"<m2m:cnt xmlns:m2m="http://www.onem2m.org/xml/protocols" rn="box"><mni>5</mni></m2m:cnt>"#;
+        let request = to_request(&Method::POST, &uri, &headers, body).unwrap();
+        assert_eq!(request.op, Operation::Create);
+        assert_eq!(request.ty, Some(3));
+        assert_eq!(
+            request.pc,
+            Some(serde_json::json!({"m2m:cnt": {"rn": "box", "mni": 5}}))
+        );
+        headers.insert("content-type", "application/xml;ty=3".parse().unwrap());
+        assert_eq!(
+            to_request(&Method::POST, &uri, &headers, b"<m2m:cnt")
+                .unwrap_err()
+                .rsc,
+            Rsc::BadRequest
+        );
+        for accept in [
+            "application/xml",
+            "text/xml",
+            "application/vnd.onem2m-res+xml, application/json",
+        ] {
+            headers.insert("accept", accept.parse().unwrap());
+            assert_eq!(
+                accepted_serialization(&headers).unwrap(),
+                Serialization::Xml,
+                "{accept}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Response primitive → HTTP response (TS-0009 §6.x): status from the one
-//! mapping table, oneM2M parameters as X-M2M-* headers, content as JSON.
+//! mapping table, oneM2M parameters as X-M2M-* headers, content in the
+//! serialization the request accepts (JSON, CBOR or XML).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -25,7 +26,11 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
 
 pub fn to_http(response: &Response, serialization: Serialization) -> HttpResponse {
     let body = match &response.pc {
-        Some(pc) if !pc.is_null() => urbis_codec::encode(pc, serialization).unwrap_or_default(),
+        Some(pc) if !pc.is_null() => match urbis_codec::encode(pc, serialization) {
+            Ok(body) => body,
+            // content this serialization cannot carry (a key that is no XML name)
+            Err(err) => return unencodable(response, &err, serialization),
+        },
         _ => Vec::new(),
     };
     let status = StatusCode::from_u16(response.rsc.http_status())
@@ -57,7 +62,30 @@ pub fn to_http(response: &Response, serialization: Serialization) -> HttpRespons
     http
 }
 
-/// An error found before the request reached the CSE (unparseable input).
+/// The answer when the content cannot be encoded: the encoding error instead,
+/// in the same serialization when possible.
+fn unencodable(response: &Response, err: &CseError, serialization: Serialization) -> HttpResponse {
+    tracing::warn!(rsc = ?response.rsc, %err, "response content not encodable");
+    let mut answer = Response::error(err);
+    answer.rqi = response.rqi.clone();
+    answer.rvi = response.rvi.clone();
+    answer.ot = response.ot.clone();
+    let fits = answer
+        .pc
+        .as_ref()
+        .is_none_or(|pc| urbis_codec::encode(pc, serialization).is_ok());
+    to_http(
+        &answer,
+        if fits {
+            serialization
+        } else {
+            Serialization::Json
+        },
+    )
+}
+
+/// An error found before the request reached the CSE (unparseable input),
+/// in the serialization the request accepts (JSON if that is unclear).
 pub fn error(err: &CseError, request_headers: &HeaderMap) -> HttpResponse {
     let mut response = Response::error(err);
     response.rqi = request_headers
@@ -70,7 +98,8 @@ pub fn error(err: &CseError, request_headers: &HeaderMap) -> HttpResponse {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     response.ot = Some(time::now_string());
-    to_http(&response, Serialization::Json)
+    let serialization = crate::inbound::accepted_serialization(request_headers).unwrap_or_default();
+    to_http(&response, serialization)
 }
 
 /// `rt=5` (noResponse): 204 with the status headers but no content.

@@ -251,6 +251,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn serialization_names_and_media_types() {
+        for (name, expected) in [
+            ("json", Some(Serialization::Json)),
+            ("application/json; charset=utf-8", Some(Serialization::Json)),
+            (
+                "application/vnd.onem2m-res+cbor;ty=3",
+                Some(Serialization::Cbor),
+            ),
+            ("xml", Some(Serialization::Xml)),
+            ("Application/XML", Some(Serialization::Xml)),
+            ("text/xml", Some(Serialization::Xml)),
+            (
+                "application/vnd.onem2m-res+xml; ty=3",
+                Some(Serialization::Xml),
+            ),
+            ("application/vnd.onem2m-ntfy+xml", Some(Serialization::Xml)),
+            ("application/vnd.onem2m-preq+xml", Some(Serialization::Xml)),
+            ("application/vnd.onem2m-prsp+xml", Some(Serialization::Xml)),
+            ("application/vnd.onem2m-res+yaml", None),
+            ("text/plain", None),
+        ] {
+            assert_eq!(Serialization::from_name(name), expected, "{name}");
+        }
+        assert_eq!(Serialization::Xml.media_type(), "application/xml");
+    }
+
+    #[test]
     fn query_parameters_fill_filter_criteria() {
         let mut fc = FilterCriteria::default();
         fc.set_text("fu", "1").unwrap();

@@ -251,11 +251,8 @@ fn decode(topic: &RequestTopic, payload: &[u8]) -> Result<urbis_model::Request, 
 
 async fn publish(client: &AsyncClient, topic: &RequestTopic, response: &Response) {
     let value = urbis_codec::primitive::response_to_value(response);
-    let serialization = match topic.serialization {
-        Serialization::Xml => Serialization::Json,
-        other => other,
-    };
-    match urbis_codec::encode(&value, serialization) {
+    // a bare primitive becomes m2m:rsp in XML (codec), as TS-0010 has it
+    match urbis_codec::encode(&value, topic.serialization) {
         Ok(bytes) => {
             let target = topics::response_topic(topic);
             if let Err(err) = client
@@ -338,11 +335,6 @@ impl Transport for MqttTransport {
                 .map(|(_, p)| p)
                 .unwrap_or_default();
             topics::id_to_topic(path)
-        };
-        let serialization = if serialization == Serialization::Xml {
-            Serialization::Json
-        } else {
-            serialization
         };
         let topic = format!(
             "/oneM2M/req/{}/{receiver}/{}",

@@ -312,3 +312,137 @@ async fn notifications_reach_an_ae_over_mqtt_through_its_point_of_access() {
         json!("open")
     );
 }
+
+fn from_xml(payload: &[u8]) -> Value {
+    urbis_codec::decode(payload, urbis_model::Serialization::Xml).unwrap_or_else(|e| {
+        panic!(
+            "not XML ({}): {}",
+            e.message,
+            String::from_utf8_lossy(payload)
+        )
+    })
+}
+
+#[tokio::test]
+async fn xml_requests_get_xml_responses() {
+    let Some(url) = broker_url() else { return };
+    let (_cse, receiver) = start(&url).await;
+    let mut app = App::connect(&url, "CAdmin", &receiver).await;
+    let request = r#"<?xml version="1.0" encoding="UTF-8"?>
+<m2m:rqp xmlns:m2m="http://www.onem2m.org/xml/protocols">
+  <op>2</op><to>cse-in</to><fr>CAdmin</fr><rqi>x1</rqi><rvi>4</rvi>
+</m2m:rqp>"#;
+    let (topic, answer) = app
+        .raw("req", "xml", request.as_bytes().to_vec())
+        .await
+        .expect("a response");
+    assert!(topic.ends_with("/xml"), "{topic}");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    assert!(text.contains("<m2m:rsp "), "{text}");
+    let answer = from_xml(text.as_bytes());
+    assert_eq!(answer["rsc"], json!(2000), "{text}");
+    assert_eq!(answer["rqi"], json!("x1"));
+    assert_eq!(answer["pc"]["m2m:cb"]["rn"], json!("cse-in"), "{text}");
+
+    let (_, broken) = app
+        .raw("req", "xml", b"<m2m:rqp><op>2</op>".to_vec())
+        .await
+        .expect("an error response");
+    let broken = from_xml(&broken);
+    assert_eq!(broken["rsc"], json!(4000), "{broken}");
+    assert!(broken["pc"]["m2m:dbg"]
+        .as_str()
+        .is_some_and(|m| m.contains("malformed XML")));
+}
+
+#[tokio::test]
+async fn notifications_go_out_in_xml_to_an_ae_that_prefers_it() {
+    let Some(url) = broker_url() else { return };
+    let (_cse, receiver) = start(&url).await;
+    let mut app = App::connect(&url, "Cxml", &receiver).await;
+    app.client
+        .subscribe(format!("/oneM2M/req/{receiver}/Cxml/+"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    loop {
+        if let Event::Incoming(Packet::SubAck(_)) = app.events.poll().await.unwrap() {
+            break;
+        }
+    }
+    let register = format!(
+        r#"<m2m:rqp xmlns:m2m="http://www.onem2m.org/xml/protocols"><op>1</op><to>cse-in</to><fr>Cxml</fr><rqi>r1</rqi><rvi>4</rvi><ty>2</ty>
+<pc><m2m:ae rn="xmlwatch"><api>Nx</api><poa>{url}</poa><rr>true</rr><csz>application/xml</csz><srv>4</srv></m2m:ae></pc></m2m:rqp>"#
+    );
+    let (_, registered) = app
+        .raw("reg_req", "xml", register.into_bytes())
+        .await
+        .expect("registered");
+    assert_eq!(from_xml(&registered)["rsc"], json!(2001));
+    for (rqi, ty, to, pc) in [
+        (
+            "r2",
+            3,
+            "cse-in/xmlwatch",
+            json!({"m2m:cnt": {"rn": "door"}}),
+        ),
+        (
+            "r3",
+            23,
+            "cse-in/xmlwatch/door",
+            json!({"m2m:sub": {"rn": "s", "nu": ["Cxml"], "enc": {"net": [3]}}}),
+        ),
+    ] {
+        let answer = app
+            .request(
+                "req",
+                json!({"op": 1, "to": to, "fr": "Cxml", "rqi": rqi, "rvi": "4", "ty": ty, "pc": pc}),
+            )
+            .await;
+        assert_eq!(answer["rsc"], json!(2001), "{answer}");
+    }
+    let create = json!({"op": 1, "to": "cse-in/xmlwatch/door", "fr": "Cxml", "rqi": "r4", "rvi": "4", "ty": 4,
+                        "pc": {"m2m:cin": {"con": "open"}}});
+    app.client
+        .publish(
+            format!("/oneM2M/req/Cxml/{receiver}/json"),
+            QoS::AtLeastOnce,
+            false,
+            create.to_string(),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let notification = loop {
+        let event = tokio::time::timeout_at(deadline, app.events.poll())
+            .await
+            .expect("notification in time")
+            .unwrap();
+        let Event::Incoming(Packet::Publish(message)) = event else {
+            continue;
+        };
+        if message.topic.starts_with("/oneM2M/req/") {
+            assert!(message.topic.ends_with("/xml"), "{}", message.topic);
+            let value = from_xml(&message.payload);
+            let answer = format!(
+                r#"<m2m:rsp xmlns:m2m="http://www.onem2m.org/xml/protocols"><rsc>2000</rsc><rqi>{}</rqi><rvi>4</rvi></m2m:rsp>"#,
+                value["rqi"].as_str().unwrap_or_default()
+            );
+            app.client
+                .publish(
+                    format!("/oneM2M/resp/{receiver}/Cxml/xml"),
+                    QoS::AtLeastOnce,
+                    false,
+                    answer,
+                )
+                .await
+                .unwrap();
+            break value;
+        }
+    };
+    assert_eq!(notification["op"], json!(5), "{notification}");
+    assert_eq!(notification["pc"]["m2m:sgn"]["nev"]["net"], json!(3));
+    assert_eq!(
+        notification["pc"]["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"],
+        json!("open")
+    );
+}

@@ -89,7 +89,11 @@ pub fn ensure(cse: &Cse) -> CseResult<()> {
             attrs.insert("lt".into(), json!(now));
             attrs.insert("csi".into(), json!(config.cse_id));
             attrs.insert("cst".into(), json!(1));
-            attrs.insert("csz".into(), json!(["application/json"]));
+            // every binding speaks all three (urbis_codec)
+            attrs.insert(
+                "csz".into(),
+                json!(["application/json", "application/cbor", "application/xml"]),
+            );
             attrs.insert("poa".into(), json!(config.point_of_access));
             attrs.insert("srt".into(), json!(srt));
             attrs.insert("srv".into(), json!(config.release_versions));

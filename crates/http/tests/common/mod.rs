@@ -208,7 +208,12 @@ pub async fn receiver() -> Receiver {
         let store = store.clone();
         let rsc = rsc.clone();
         async move {
-            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let serialization = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .and_then(urbis_model::Serialization::from_name)
+                .unwrap_or_default();
+            let value = urbis_codec::decode(&body, serialization).unwrap_or(Value::Null);
             store.lock().await.push((headers, value));
             let code = rsc.load(Ordering::Relaxed);
             ([("x-m2m-rsc", code.to_string())], "")
