@@ -12,6 +12,12 @@ pub enum AttrType {
     Bool,
     NonNegInt,
     PosInt,
+    /// any integer, negative too (signal strengths)
+    Int,
+    /// one of the listed values of an enumeration (`m2m:batteryStatus`)
+    Enum(&'static [u64]),
+    /// a list of values of an enumeration
+    EnumList(&'static [u64]),
     Timestamp,
     /// list of strings, may be empty
     StrList,
@@ -43,9 +49,17 @@ pub struct AttrDef {
     pub on_update: Presence,
 }
 
-/// `attr!("mni", NonNegInt, O, O)`
+/// `attr!("mni", NonNegInt, O, O)`, `attr!("bts", Enum(BATTERY_STATUS), M, O)`
 #[macro_export]
 macro_rules! attr {
+    ($sn:literal, $ty:ident($values:expr), $c:ident, $u:ident) => {
+        $crate::attributes::AttrDef {
+            sn: $sn,
+            ty: $crate::attributes::AttrType::$ty($values),
+            on_create: $crate::attributes::presence!($c),
+            on_update: $crate::attributes::presence!($u),
+        }
+    };
     ($sn:literal, $ty:ident, $c:ident, $u:ident) => {
         $crate::attributes::AttrDef {
             sn: $sn,
@@ -127,6 +141,12 @@ fn type_matches(ty: AttrType, value: &Value) -> bool {
         AttrType::Bool => value.is_boolean(),
         AttrType::NonNegInt => value.as_u64().is_some(),
         AttrType::PosInt => value.as_u64().is_some_and(|n| n > 0),
+        AttrType::Int => value.is_i64() || value.is_u64(),
+        AttrType::Enum(allowed) => value.as_u64().is_some_and(|n| allowed.contains(&n)),
+        AttrType::EnumList(allowed) => value.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|v| v.as_u64().is_some_and(|n| allowed.contains(&n)))
+        }),
         AttrType::Timestamp => value
             .as_str()
             .is_some_and(|s| urbis_model::time::parse(s).is_some()),
@@ -227,6 +247,12 @@ mod tests {
     use serde_json::json;
 
     const TEST_TYPE: &[AttrDef] = &[attr!("mni", NonNegInt, O, O), attr!("api", Str, M, NP)];
+    const LEVELS: &[u64] = &[1, 2, 3];
+    const VALUES: &[AttrDef] = &[
+        attr!("lvl", Enum(LEVELS), O, O),
+        attr!("lvls", EnumList(LEVELS), O, O),
+        attr!("rss", Int, O, O),
+    ];
 
     fn check(body: Value, phase: Phase) -> CseResult<()> {
         validate(&[UNIVERSAL, TEST_TYPE], body.as_object().unwrap(), phase)
@@ -301,6 +327,23 @@ mod tests {
         assert!(defines(&[UNIVERSAL, CUSTOM], "lbl"));
         assert!(!defines(&[UNIVERSAL, CUSTOM], "curT0"));
         assert!(!defines(&[UNIVERSAL, CUSTOM], ANY_OTHER));
+    }
+
+    #[test]
+    fn enumerations_and_signed_integers() {
+        let check = |body: Value| validate(&[VALUES], body.as_object().unwrap(), Phase::Update);
+        assert!(check(json!({"lvl": 2, "lvls": [1, 3], "rss": -70})).is_ok());
+        assert!(check(json!({"lvls": []})).is_ok());
+        assert!(check(json!({"lvl": 4})).is_err(), "not in the enumeration");
+        assert!(
+            check(json!({"lvl": "2"})).is_err(),
+            "enumerations are numbers"
+        );
+        assert!(
+            check(json!({"lvls": [1, 9]})).is_err(),
+            "every element checked"
+        );
+        assert!(check(json!({"rss": 1.5})).is_err(), "integers only");
     }
 
     #[test]

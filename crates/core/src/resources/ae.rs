@@ -4,7 +4,8 @@
 use urbis_model::{CseError, CseResult, Resource, ResourceType, Rsc};
 
 use crate::attributes::{AttrDef, ACPI, ANNOUNCE, UNIVERSAL};
-use crate::registry::{Hooks, Kind, ReadCtx};
+use crate::registry::{Hooks, Kind, ReadCtx, WriteCtx};
+use crate::resources::node::{self, NodeLink};
 use crate::{attr, ids};
 
 const OWN: &[AttrDef] = &[
@@ -80,12 +81,27 @@ impl Hooks for AeHooks {
         resource.set("ri", aei.clone());
         resource.set("aei", aei.clone());
         resource.creator = aei;
+        if let Some(nl) = resource.str_attr("nl") {
+            if let NodeLink::Local(node_ri) = node::resolve_link(ctx.reader, ctx.config, nl)? {
+                resource.set("nl", node_ri);
+            }
+        }
         Ok(())
+    }
+
+    fn on_create(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        _parent: &mut Resource,
+        resource: &mut Resource,
+    ) -> CseResult<bool> {
+        link_to_node(ctx, resource)?;
+        Ok(false)
     }
 
     fn validate_update(
         &self,
-        _ctx: &ReadCtx<'_>,
+        ctx: &ReadCtx<'_>,
         current: &Resource,
         changes: &urbis_model::Attrs,
     ) -> CseResult<()> {
@@ -93,7 +109,55 @@ impl Hooks for AeHooks {
         for (k, v) in changes {
             probe.attrs.insert(k.clone(), v.clone());
         }
-        check_serializations(&probe)
+        check_serializations(&probe)?;
+        if let Some(nl) = changes.get("nl").and_then(|v| v.as_str()) {
+            node::resolve_link(ctx.reader, ctx.config, nl)?;
+        }
+        Ok(())
+    }
+
+    fn on_update(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        previous: &Resource,
+        resource: &mut Resource,
+    ) -> CseResult<()> {
+        if previous.str_attr("nl") == resource.str_attr("nl") {
+            return Ok(());
+        }
+        if let Some(old) = previous.str_attr("nl") {
+            node::unlink_ae(ctx, old, resource.ri())?;
+        }
+        link_to_node(ctx, resource)
+    }
+
+    fn on_delete(
+        &self,
+        ctx: &mut WriteCtx<'_>,
+        resource: &Resource,
+        _root_of_delete: bool,
+    ) -> CseResult<()> {
+        match resource.str_attr("nl") {
+            Some(nl) => node::unlink_ae(ctx, nl, resource.ri()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Keep `nl` (nodeLink) in the resource-ID form of a local `<node>` and the
+/// AE in that node's `hael`. The node is looked up again on the writer: it
+/// may have gone since the request was checked.
+fn link_to_node(ctx: &mut WriteCtx<'_>, ae: &mut Resource) -> CseResult<()> {
+    let Some(nl) = ae.str_attr("nl") else {
+        return Ok(());
+    };
+    match node::resolve_link(&*ctx.txn, ctx.config, nl)? {
+        NodeLink::Local(node_ri) => {
+            node::link_ae(ctx, &node_ri, ae.ri())?;
+            ae.set("nl", node_ri);
+            Ok(())
+        }
+        NodeLink::Elsewhere => Ok(()),
     }
 }
 
