@@ -12,11 +12,15 @@ fn fits(ty: AttrType, kind: Kind) -> bool {
     match ty {
         AttrType::Str | AttrType::Timestamp => matches!(kind, Kind::Str),
         AttrType::Bool => kind == Kind::Bool,
-        AttrType::NonNegInt | AttrType::PosInt => kind == Kind::Num,
+        AttrType::NonNegInt | AttrType::PosInt | AttrType::Int | AttrType::Enum(_) => {
+            kind == Kind::Num
+        }
         AttrType::StrList | AttrType::NonEmptyStrList => {
             matches!(kind, Kind::StrList | Kind::StrRepeated)
         }
-        AttrType::IntList => matches!(kind, Kind::NumList | Kind::NumRepeated),
+        AttrType::IntList | AttrType::EnumList(_) => {
+            matches!(kind, Kind::NumList | Kind::NumRepeated)
+        }
         AttrType::Object => matches!(kind, Kind::Object | Kind::Any),
         AttrType::List => matches!(
             kind,
