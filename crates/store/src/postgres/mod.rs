@@ -89,7 +89,15 @@ impl PostgresStore {
     }
 }
 
-/// `postgres://host:port/db`: where the data is, without credentials.
+/// `postgres://host:port/db` for a database URL: where the data is, without
+/// credentials, for logs and error messages.
+pub fn describe_url(url: &str) -> String {
+    match url.parse::<Config>() {
+        Ok(config) => describe(&config),
+        Err(_) => "postgres://(invalid URL)".into(),
+    }
+}
+
 fn describe(config: &Config) -> String {
     let hosts: Vec<String> = config
         .get_hosts()
