@@ -401,3 +401,56 @@ async fn postgres_refuses_a_newer_schema() {
     let err = PostgresStore::open(schema.url(), 1).err().expect("refused");
     assert!(err.to_string().contains("newer"), "{err}");
 }
+
+/// Sessions end under a running store (server restart, network, an
+/// administrator): at most the first query on each lost session fails, and
+/// the store then carries on without a restart.
+#[tokio::test]
+async fn postgres_reconnects_after_losing_its_connections() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    let store = PostgresStore::open(schema.url(), 2).unwrap();
+    seed(&store).await;
+    let (admin, name) = (url.clone(), schema.name().to_owned());
+    let ended = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .len()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ended, 3, "two readers and the writer");
+
+    let mut failures = 0;
+    let mut counted = None;
+    for _ in 0..4 {
+        match store.reader().unwrap().count_children("cnt1", 4) {
+            Ok(n) => counted = Some(n),
+            Err(_) => failures += 1,
+        }
+    }
+    assert_eq!(counted, Some(5));
+    assert!(failures <= 2, "{failures} failed reads");
+
+    let mut written = false;
+    for i in 0..3 {
+        let outcome = write(&store, move |txn| {
+            Ok(txn.insert(&resource(
+                &format!("after{i}"),
+                "id-in",
+                3,
+                &format!("cse-in/after{i}"),
+                json!({}),
+            ))?)
+        })
+        .await;
+        written |= outcome.is_ok();
+    }
+    assert!(written, "the writer reconnected");
+    assert!(store.reader().unwrap().get("after2").unwrap().is_some());
+}

@@ -77,6 +77,11 @@ impl Conn {
     fn note<T>(&mut self, result: Result<T, ::postgres::Error>) -> StoreResult<T> {
         result.map_err(|err| {
             self.failed = true;
+            if session_ended(&err) {
+                // reconnect at the next `ready`, rather than fail once more
+                // on a session the server has already closed
+                self.client = None;
+            }
             classify(err)
         })
     }
@@ -141,6 +146,19 @@ fn insist_on_durability(client: &mut Client) -> Result<(), ::postgres::Error> {
         );
     }
     Ok(())
+}
+
+/// The server ended the session (FATAL, e.g. terminated by an administrator
+/// or a shutdown), or the connection is gone.
+fn session_ended(err: &::postgres::Error) -> bool {
+    use ::postgres::error::Severity;
+    err.is_closed()
+        || err.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            )
+        })
 }
 
 /// A uniqueness clash is the caller's conflict, anything else the database's.

@@ -30,7 +30,11 @@ impl ScratchSchema {
         // `name` is made of [a-z0-9_] only, so it needs no quoting.
         run(&base, format!("CREATE SCHEMA {name}"))?;
         let separator = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{separator}options=-c%20search_path%3D{name}");
+        // The schema's name as application name too, so a test can find its
+        // store's sessions in pg_stat_activity.
+        let url = format!(
+            "{base_url}{separator}options=-c%20search_path%3D{name}&application_name={name}"
+        );
         Ok(ScratchSchema { base, name, url })
     }
 
