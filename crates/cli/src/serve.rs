@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use urbis_core::Cse;
 use urbis_http::client::HttpTransport;
+use urbis_store::postgres::PostgresStore;
 use urbis_store::sqlite::SqliteStore;
 use urbis_store::Store;
 
@@ -28,6 +29,9 @@ pub struct ServeArgs {
     /// Keep all data in memory (lost on exit).
     #[arg(long, env = "URBIS_IN_MEMORY")]
     in_memory: bool,
+    /// Store the data in PostgreSQL: postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, env = "URBIS_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Service provider ID.
     #[arg(long)]
     sp_id: Option<String>,
@@ -49,6 +53,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.in_memory {
         settings.store.in_memory = true;
+    }
+    if let Some(url) = args.database_url {
+        settings.store.database_url = url;
     }
     if let Some(sp_id) = args.sp_id {
         settings.cse.sp_id = sp_id;
@@ -75,7 +82,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(mut settings: Settings) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = if settings.store.in_memory {
+    let store: Arc<dyn Store> = if !settings.store.database_url.is_empty() {
+        let url = &settings.store.database_url;
+        Arc::new(
+            PostgresStore::open(url, settings.store.pool_size as usize).with_context(|| {
+                format!(
+                    "cannot open the store at {}",
+                    urbis_store::postgres::describe_url(url)
+                )
+            })?,
+        )
+    } else if settings.store.in_memory {
         Arc::new(SqliteStore::in_memory()?)
     } else {
         Arc::new(SqliteStore::open(&settings.store.data_dir)?)

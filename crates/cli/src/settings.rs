@@ -26,6 +26,11 @@ pub struct StoreSettings {
     pub data_dir: PathBuf,
     /// Keep everything in memory; nothing survives a restart.
     pub in_memory: bool,
+    /// A PostgreSQL database (`postgres://user:password@host:port/db`) instead
+    /// of the embedded store; empty = the embedded store.
+    pub database_url: String,
+    /// PostgreSQL: reader connections (each on a thread of its own).
+    pub pool_size: u32,
 }
 
 impl Default for StoreSettings {
@@ -33,7 +38,32 @@ impl Default for StoreSettings {
         StoreSettings {
             data_dir: PathBuf::from("./urbis-data"),
             in_memory: false,
+            database_url: String::new(),
+            pool_size: 4,
         }
+    }
+}
+
+impl StoreSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.database_url.is_empty() {
+            return Ok(());
+        }
+        if !(self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            bail!("store.database_url must be a postgres:// URL (or empty for the embedded store)");
+        }
+        if self.in_memory {
+            bail!("store.in_memory and store.database_url exclude each other");
+        }
+        if !(1..=256).contains(&self.pool_size) {
+            bail!(
+                "store.pool_size must be between 1 and 256, got {}",
+                self.pool_size
+            );
+        }
+        Ok(())
     }
 }
 
@@ -82,6 +112,7 @@ impl Settings {
             urbis_mqtt::parse_url(&self.mqtt.url)
                 .map_err(|e| anyhow::anyhow!("invalid [mqtt] settings: {e}"))?;
         }
+        self.store.validate()?;
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
             bail!(
                 "http.addr must be HOST:PORT with an IP address, got {:?}",
@@ -141,6 +172,7 @@ const KNOWN_FLAG_VARIABLES: &[&str] = &[
     "URBIS_CONFIG",
     "URBIS_IN_MEMORY",
     "URBIS_DATA_DIR",
+    "URBIS_DATABASE_URL",
     "URBIS_HTTP_ADDR",
 ];
 
@@ -191,6 +223,21 @@ mod tests {
         assert_eq!(settings.cse.max_expiration_secs, 60);
         assert!(settings.http.upper_tester);
         assert_eq!(settings.cse.release_versions, vec!["3", "4"]);
+    }
+
+    #[test]
+    fn database_url_is_checked() {
+        let mut settings = Settings::default();
+        settings.store.database_url = "postgres://urbis@127.0.0.1/urbis".into();
+        settings.validate().unwrap();
+        settings.store.in_memory = true;
+        assert!(settings.validate().is_err(), "in_memory with a database");
+        settings.store.in_memory = false;
+        settings.store.pool_size = 0;
+        assert!(settings.validate().is_err(), "no readers");
+        settings.store.pool_size = 4;
+        settings.store.database_url = "mysql://127.0.0.1/urbis".into();
+        assert!(settings.validate().is_err(), "not PostgreSQL");
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The binary as a user runs it: data survives a clean restart and `kill -9`,
-//! and SIGTERM shuts down cleanly.
+//! and SIGTERM shuts down cleanly; on the embedded store always, on
+//! PostgreSQL when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use urbis_store::postgres::ScratchSchema;
 
 use serde_json::{json, Value};
 
@@ -12,10 +16,36 @@ struct Server {
     base: String,
 }
 
-fn start(data_dir: &Path) -> Server {
+/// Where a server keeps its data: `--data-dir DIR` or `--database-url URL`.
+fn in_dir(dir: &Path) -> Vec<OsString> {
+    vec!["--data-dir".into(), dir.into()]
+}
+
+fn in_database(schema: &ScratchSchema) -> Vec<OsString> {
+    vec!["--database-url".into(), schema.url().into()]
+}
+
+/// A fresh schema of the test database, or a banner that cargo does not
+/// swallow (it captures `eprintln!`, not the stderr handle).
+fn scratch_schema() -> Option<ScratchSchema> {
+    match std::env::var("URBIS_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(ScratchSchema::create(&url).expect("scratch schema")),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+                 !! URBIS_TEST_DATABASE_URL not set: PostgreSQL durability tests did NOT run. !!\n\
+                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn start(store: &[OsString]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
-        .args(["serve", "--http-addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .args(store)
         .env("URBIS_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -67,7 +97,33 @@ async fn send(
 #[tokio::test]
 async fn data_survives_clean_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path());
+    clean_restart(&in_dir(dir.path())).await;
+}
+
+#[tokio::test]
+async fn postgres_data_survives_clean_restart() {
+    let Some(schema) = scratch_schema() else {
+        return;
+    };
+    clean_restart(&in_database(&schema)).await;
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_9(&in_dir(dir.path())).await;
+}
+
+#[tokio::test]
+async fn postgres_acknowledged_writes_survive_kill_9() {
+    let Some(schema) = scratch_schema() else {
+        return;
+    };
+    kill_9(&in_database(&schema)).await;
+}
+
+async fn clean_restart(store: &[OsString]) {
+    let mut server = start(store);
     let (rsc, _) = send(
         &server.base,
         reqwest::Method::POST,
@@ -87,7 +143,7 @@ async fn data_survives_clean_restart() {
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "urbis exited with {exit:?} on SIGTERM");
 
-    let mut server = start(dir.path());
+    let mut server = start(store);
     let (rsc, body) = send(
         &server.base,
         reqwest::Method::GET,
@@ -112,10 +168,8 @@ async fn data_survives_clean_restart() {
     let _ = server.child.wait();
 }
 
-#[tokio::test]
-async fn acknowledged_writes_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path());
+async fn kill_9(store: &[OsString]) {
+    let mut server = start(store);
     let (rsc, _) = send(
         &server.base,
         reqwest::Method::POST,
@@ -157,7 +211,7 @@ async fn acknowledged_writes_survive_kill_9() {
     server.child.kill().unwrap(); // SIGKILL: no chance to flush anything
     let _ = server.child.wait();
 
-    let mut server = start(dir.path());
+    let mut server = start(store);
     for rn in &acknowledged {
         let (rsc, _) = send(
             &server.base,
@@ -206,4 +260,20 @@ fn bad_configuration_fails_fast() {
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("http.addr"), "{err}");
+}
+
+#[test]
+fn unreachable_database_fails_fast() {
+    let output = Command::new(env!("CARGO_BIN_EXE_urbis"))
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .args([
+            "--database-url",
+            "postgres://urbis:s3cret@127.0.0.1:1/urbis",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("connect"), "{err}");
+    assert!(!err.contains("s3cret"), "password in the error: {err}");
 }

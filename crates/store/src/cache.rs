@@ -1,4 +1,4 @@
-//! A write-through cache of committed resources in front of SQLite.
+//! A write-through cache of committed resources in front of the database.
 //!
 //! What it holds: every resource except instances (contentInstance,
 //! timeSeriesInstance) by `ri` and by path; the newest instance of each holder
@@ -138,6 +138,15 @@ impl Cache {
                 }
             }
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Forget everything (the watched set stays: a stale entry only costs a
+    /// lookup). For when the database may hold changes that were never
+    /// published, such as a commit whose outcome is unknown.
+    pub(crate) fn reset(&self) {
+        let mut state = self.state.write();
+        *state = State::default();
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 

@@ -5,6 +5,10 @@
 //!   [`Store`]) and [`write`], the one way to run a write.
 //! - [`sqlite`]: the embedded store (default): SQLite in WAL mode, one writer
 //!   thread that commits jobs in groups, a pool of reader connections.
+//! - [`postgres`]: the same model on a PostgreSQL server: one writer thread,
+//!   a fixed pool of reader threads, each owning its connection.
+//! - `group` (the writer's group commit) and `cached` (the cache policy over
+//!   a store's plain queries) are shared by both, so they behave alike.
 //!
 //! # Writes are jobs
 //! A write is a closure that runs on the store's writer inside a transaction that
@@ -16,6 +20,9 @@
 //! read-modify-write sequences (container counters, `mni` eviction) race-free.
 
 mod cache;
+mod cached;
+mod group;
+pub mod postgres;
 pub mod sqlite;
 
 use urbis_model::{CseError, CseResult, Resource};
@@ -24,6 +31,8 @@ use urbis_model::{CseError, CseResult, Resource};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("stored record {ri} is corrupt: {reason}")]
     Corrupt { ri: String, reason: String },
     #[error("a resource with this {what} already exists")]
@@ -32,6 +41,8 @@ pub enum StoreError {
     Closed,
     #[error("cannot open store: {0}")]
     Open(String),
+    #[error("write transaction failed: {0}")]
+    Transaction(String),
 }
 
 impl From<StoreError> for CseError {

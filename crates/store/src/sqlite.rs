@@ -5,7 +5,6 @@
 //! In-memory mode has a single connection shared by the writer and the readers.
 
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -15,11 +14,11 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use urbis_model::{Attrs, Resource};
 
-use crate::cache::{self, Cache, Change};
-use crate::{Completion, ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
+use crate::cache::Cache;
+use crate::cached::CachedReader;
+use crate::group::{self, Step};
+use crate::{ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
 
-/// Most jobs one group commit takes; bounds the latency of a group.
-const MAX_GROUP: usize = 2048;
 const SCHEMA_VERSION: i64 = 1;
 /// Most resources the cache holds before it starts over.
 const CACHE_CAPACITY: usize = 200_000;
@@ -138,100 +137,48 @@ fn spawn_writer(
     let (tx, rx) = mpsc::channel::<WriteJob>();
     let handle = std::thread::Builder::new()
         .name("urbis-store-writer".into())
-        .spawn(move || writer_loop(&conn, &cache, &rx))
+        .spawn(move || {
+            while let Some(group) = group::next_group(&rx) {
+                let conn = conn.lock();
+                let began = group::run_group(&mut Session(&conn), &cache, group);
+                drop(conn);
+                if began.is_err() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        })
         .expect("spawning the store writer thread");
     (tx, handle)
 }
 
-fn writer_loop(conn: &Mutex<Connection>, cache: &Cache, jobs: &mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let conn = conn.lock();
-        let mut completions = Vec::with_capacity(group.len());
-        let began = run_cached(&conn, "BEGIN IMMEDIATE");
-        if let Err(err) = began {
-            tracing::error!(%err, "cannot begin a write transaction");
-            drop(conn);
-            for job in group {
-                // The job never runs; dropping it answers its caller with an error.
-                drop(job);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-            continue;
-        }
-        let mut changes = GroupChanges::default();
-        for job in group {
-            if let Some(completion) = run_job(&conn, cache, &mut changes, job) {
-                completions.push(completion);
-            }
-        }
-        let committed = run_cached(&conn, "COMMIT").map_err(StoreError::from);
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        } else {
-            cache.publish(changes.changes);
-        }
-        drop(conn);
-        for completion in completions {
-            let outcome = match &committed {
-                Ok(()) => Ok(()),
-                Err(err) => Err(StoreError::Open(format!("commit failed: {err}"))),
-            };
-            (completion.done)(outcome);
-        }
-    }
-}
-
-/// Runs one job in its own savepoint. A job that panics is rolled back and
-/// dropped, which answers its caller with an internal error.
 /// Transaction control statements, prepared once per connection.
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_job(
-    conn: &Connection,
-    cache: &Cache,
-    group: &mut GroupChanges,
-    job: WriteJob,
-) -> Option<Completion> {
-    if let Err(err) = run_cached(conn, "SAVEPOINT job") {
-        tracing::error!(%err, "cannot open a savepoint");
-        return None;
+/// The writer's connection for the group commit.
+struct Session<'c>(&'c Connection);
+
+impl group::Session for Session<'_> {
+    type Txn<'a>
+        = SqlTxn<'a>
+    where
+        Self: 'a;
+
+    fn step(&mut self, step: Step) -> StoreResult<()> {
+        let sql = match step {
+            Step::Begin => "BEGIN IMMEDIATE",
+            Step::Savepoint => "SAVEPOINT job",
+            Step::Release => "RELEASE job",
+            Step::RollbackToSavepoint => "ROLLBACK TO job",
+            Step::Commit => "COMMIT",
+            Step::Rollback => "ROLLBACK",
+        };
+        Ok(run_cached(self.0, sql)?)
     }
-    let mut txn = SqlTxn {
-        conn,
-        cache,
-        group,
-        job: Vec::new(),
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut txn)));
-    let rollback = !matches!(&outcome, Ok(completion) if !completion.rollback);
-    let job_changes = std::mem::take(&mut txn.job);
-    drop(txn);
-    if !rollback {
-        group.changes.extend(job_changes);
-    }
-    let end = if rollback {
-        run_cached(conn, "ROLLBACK TO job").and_then(|()| run_cached(conn, "RELEASE job"))
-    } else {
-        run_cached(conn, "RELEASE job")
-    };
-    if let Err(err) = end {
-        tracing::error!(%err, "cannot close a savepoint");
-    }
-    match outcome {
-        Ok(completion) => Some(completion),
-        Err(_) => {
-            tracing::error!("a write job panicked; it was rolled back");
-            None
-        }
+
+    fn txn(&mut self) -> SqlTxn<'_> {
+        SqlTxn { conn: self.0 }
     }
 }
 
@@ -247,8 +194,10 @@ impl Drop for SqliteStore {
 impl Store for SqliteStore {
     fn reader(&self) -> StoreResult<Box<dyn ReadTxn + '_>> {
         match &self.mode {
-            Mode::Memory { shared } => Ok(Box::new(SharedReader {
-                guard: shared.lock(),
+            Mode::Memory { shared } => Ok(Box::new(CachedReader {
+                raw: SharedReader {
+                    guard: shared.lock(),
+                },
                 cache: &self.cache,
             })),
             Mode::File { path, readers } => {
@@ -256,9 +205,11 @@ impl Store for SqliteStore {
                     Some(conn) => conn,
                     None => Self::open_reader(path)?,
                 };
-                Ok(Box::new(PooledReader {
-                    conn: Some(conn),
-                    pool: readers,
+                Ok(Box::new(CachedReader {
+                    raw: PooledReader {
+                        conn: Some(conn),
+                        pool: readers,
+                    },
                     cache: &self.cache,
                 }))
             }
@@ -284,7 +235,6 @@ impl Store for SqliteStore {
 struct PooledReader<'a> {
     conn: Option<Connection>,
     pool: &'a Mutex<Vec<Connection>>,
-    cache: &'a Cache,
 }
 
 impl Drop for PooledReader<'_> {
@@ -297,15 +247,11 @@ impl Drop for PooledReader<'_> {
 
 struct SharedReader<'a> {
     guard: parking_lot::MutexGuard<'a, Connection>,
-    cache: &'a Cache,
 }
 
+/// The writer's open transaction.
 struct SqlTxn<'a> {
     conn: &'a Connection,
-    cache: &'a Cache,
-    group: &'a mut GroupChanges,
-    /// This job's changes; kept only if the job succeeds.
-    job: Vec<Change>,
 }
 
 fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(String, u32, String, String, String)> {
@@ -470,57 +416,27 @@ mod sql {
     }
 }
 
-/// Readers: the cache first, the database on a miss (filling the cache).
-trait CachedRead {
+/// Plain queries on a connection; the cache is added by `CachedReader` and
+/// `JobTxn`.
+trait HasConn {
     fn conn(&self) -> &Connection;
-    fn cache(&self) -> &Cache;
 }
 
-impl<T: CachedRead> ReadTxn for T {
+impl<T: HasConn> ReadTxn for T {
     fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
-        if let Some(hit) = self.cache().get(ri) {
-            return Ok(Some((*hit).clone()));
-        }
-        let seen = self.cache().generation();
-        let found = sql::get(self.conn(), ri)?;
-        if let Some(resource) = &found {
-            self.cache().fill(seen, resource);
-        }
-        Ok(found)
+        sql::get(self.conn(), ri)
     }
     fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
-        if let Some(hit) = self.cache().get_by_path(path) {
-            return Ok(Some((*hit).clone()));
-        }
-        let seen = self.cache().generation();
-        let found = sql::get_by_path(self.conn(), path)?;
-        if let Some(resource) = &found {
-            self.cache().fill(seen, resource);
-        }
-        Ok(found)
+        sql::get_by_path(self.conn(), path)
     }
     fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
-        if ty == Some(SUBSCRIPTION) && !self.cache().is_watched(pi) {
-            return Ok(Vec::new());
-        }
         sql::children(self.conn(), pi, ty)
     }
     fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
         sql::count_children(self.conn(), pi, ty)
     }
     fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
-        if !(newest && cache::is_instance(ty)) {
-            return sql::edge_child(self.conn(), pi, ty, newest);
-        }
-        if let Some(hit) = self.cache().latest(pi).filter(|l| l.ty == ty) {
-            return Ok(Some((*hit).clone()));
-        }
-        let seen = self.cache().generation();
-        let found = sql::edge_child(self.conn(), pi, ty, true)?;
-        if let Some(instance) = &found {
-            self.cache().fill_latest(seen, pi, instance);
-        }
-        Ok(found)
+        sql::edge_child(self.conn(), pi, ty, newest)
     }
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
         sql::descendants(self.conn(), path)
@@ -536,106 +452,25 @@ impl<T: CachedRead> ReadTxn for T {
     }
 }
 
-impl CachedRead for PooledReader<'_> {
+impl HasConn for PooledReader<'_> {
     fn conn(&self) -> &Connection {
         self.conn
             .as_ref()
             .expect("pooled connection present until drop")
     }
-    fn cache(&self) -> &Cache {
-        self.cache
-    }
 }
 
-impl CachedRead for SharedReader<'_> {
+impl HasConn for SharedReader<'_> {
     fn conn(&self) -> &Connection {
         &self.guard
     }
-    fn cache(&self) -> &Cache {
-        self.cache
-    }
 }
 
-/// What a group of jobs changed so far: the writer bypasses the cache for it,
-/// and publishes it once the group is committed.
-#[derive(Default)]
-struct GroupChanges {
-    touched: HashSet<String>,
-    removed: Vec<String>,
-    changes: Vec<Change>,
-}
-
-impl GroupChanges {
-    fn removed_covers(&self, path: &str) -> bool {
-        self.removed.iter().any(|r| {
-            path == r
-                || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))
-        })
+impl HasConn for SqlTxn<'_> {
+    fn conn(&self) -> &Connection {
+        self.conn
     }
 }
-
-/// The writer's view: its own transaction, plus the cache for whatever this
-/// group has not touched.
-impl ReadTxn for SqlTxn<'_> {
-    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
-        let untouched = !self.group.touched.contains(ri);
-        if untouched {
-            if let Some(hit) = self
-                .cache
-                .get(ri)
-                .filter(|r| !self.group.removed_covers(&r.path))
-            {
-                return Ok(Some((*hit).clone()));
-            }
-        }
-        let found = sql::get(self.conn, ri)?;
-        if let Some(resource) = &found {
-            if untouched && !self.group.removed_covers(&resource.path) {
-                // not changed by this group, so this is the committed value
-                self.cache.fill(self.cache.generation(), resource);
-            }
-        }
-        Ok(found)
-    }
-    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
-        if !self.group.removed_covers(path) {
-            if let Some(hit) = self
-                .cache
-                .get_by_path(path)
-                .filter(|r| !self.group.touched.contains(r.ri()))
-            {
-                return Ok(Some((*hit).clone()));
-            }
-        }
-        sql::get_by_path(self.conn, path)
-    }
-    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
-        if ty == Some(SUBSCRIPTION) && !self.cache.is_watched(pi) {
-            return Ok(Vec::new());
-        }
-        sql::children(self.conn, pi, ty)
-    }
-    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
-        sql::count_children(self.conn, pi, ty)
-    }
-    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
-        sql::edge_child(self.conn, pi, ty, newest)
-    }
-    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
-        sql::descendants(self.conn, path)
-    }
-    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
-        sql::descendants_with_label(self.conn, path, label)
-    }
-    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
-        sql::of_type(self.conn, ty)
-    }
-    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
-        sql::expired(self.conn, now, limit)
-    }
-}
-
-const SUBSCRIPTION: u32 = 23;
 
 fn body_of(resource: &Resource) -> String {
     serde_json::Value::Object(resource.attrs.clone()).to_string()
@@ -658,35 +493,6 @@ fn map_unique(err: rusqlite::Error) -> StoreError {
     }
 }
 
-impl SqlTxn<'_> {
-    fn record_update(&mut self, resource: &Resource) {
-        if cache::is_instance(resource.ty) {
-            // an instance changed in place: drop it from `la` rather than
-            // promote it (it may not be the newest)
-            self.job.push(Change::RemoveTree(resource.path.clone()));
-            self.group.removed.push(resource.path.clone());
-        } else {
-            self.record_put(resource);
-        }
-    }
-
-    fn record_put(&mut self, resource: &Resource) {
-        self.group.touched.insert(resource.ri().to_owned());
-        let shared = Arc::new(resource.clone());
-        if cache::is_instance(resource.ty) {
-            self.job.push(Change::Latest {
-                holder: resource.pi().to_owned(),
-                instance: shared,
-            });
-        } else {
-            if resource.ty == SUBSCRIPTION {
-                self.cache.watch(resource.pi());
-            }
-            self.job.push(Change::Put(shared));
-        }
-    }
-}
-
 impl WriteTxn for SqlTxn<'_> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
         let mut stmt = self.conn.prepare_cached(
@@ -702,7 +508,6 @@ impl WriteTxn for SqlTxn<'_> {
             body_of(resource)
         ])
         .map_err(map_unique)?;
-        self.record_put(resource);
         let labels = resource.labels();
         if !labels.is_empty() {
             let seq = self.conn.last_insert_rowid();
@@ -728,7 +533,6 @@ impl WriteTxn for SqlTxn<'_> {
                     reason: "updated resource is gone".into(),
                 });
             }
-            self.record_update(resource);
             return Ok(());
         }
         let mut stmt = self.conn.prepare_cached(
@@ -746,10 +550,6 @@ impl WriteTxn for SqlTxn<'_> {
                 reason: "updated resource is gone".into(),
             });
         };
-        self.record_update(resource);
-        if !labels_changed {
-            return Ok(());
-        }
         self.conn
             .prepare_cached("DELETE FROM labels WHERE seq = ?1")?
             .execute([seq])?;
@@ -763,8 +563,6 @@ impl WriteTxn for SqlTxn<'_> {
     }
 
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
-        self.group.removed.push(path.to_owned());
-        self.job.push(Change::RemoveTree(path.to_owned()));
         let (low, high) = subtree_bounds(path);
         self.conn
             .prepare_cached(
@@ -777,181 +575,5 @@ impl WriteTxn for SqlTxn<'_> {
             .prepare_cached("DELETE FROM resources WHERE path = ?1 OR (path > ?2 AND path < ?3)")?
             .execute(params![path, low, high])?;
         Ok(deleted)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::write;
-    use serde_json::json;
-    use urbis_model::CseError;
-
-    fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -> Resource {
-        let mut attrs = Attrs::new();
-        attrs.insert("ri".into(), json!(ri));
-        attrs.insert("pi".into(), json!(pi));
-        attrs.insert("rn".into(), json!(path.rsplit('/').next().unwrap()));
-        attrs.insert("ty".into(), json!(ty));
-        if let serde_json::Value::Object(extra) = extra {
-            attrs.extend(extra);
-        }
-        Resource {
-            ty,
-            path: path.into(),
-            creator: "CAdmin".into(),
-            attrs,
-        }
-    }
-
-    async fn seed(store: &SqliteStore) {
-        write(store, |txn| {
-            txn.insert(&resource("id-in", "", 5, "cse-in", json!({})))?;
-            txn.insert(&resource(
-                "ae1",
-                "id-in",
-                2,
-                "cse-in/ae1",
-                json!({"lbl": ["a", "b"]}),
-            ))?;
-            txn.insert(&resource(
-                "cnt1",
-                "ae1",
-                3,
-                "cse-in/ae1/cnt",
-                json!({"et": "20990101T000000,000000"}),
-            ))?;
-            for i in 0..5 {
-                txn.insert(&resource(
-                    &format!("cin{i}"),
-                    "cnt1",
-                    4,
-                    &format!("cse-in/ae1/cnt/cin{i}"),
-                    json!({}),
-                ))?;
-            }
-            txn.insert(&resource(
-                "old",
-                "id-in",
-                3,
-                "cse-in/old",
-                json!({"et": "20000101T000000,000000"}),
-            ))?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    }
-
-    async fn exercise(store: &SqliteStore) {
-        seed(store).await;
-        let reader = store.reader().unwrap();
-        assert_eq!(reader.get("ae1").unwrap().unwrap().path, "cse-in/ae1");
-        assert_eq!(
-            reader.get_by_path("cse-in/ae1/cnt").unwrap().unwrap().ri(),
-            "cnt1"
-        );
-        assert_eq!(
-            reader.edge_child("cnt1", 4, true).unwrap().unwrap().ri(),
-            "cin4"
-        );
-        assert_eq!(
-            reader.edge_child("cnt1", 4, false).unwrap().unwrap().ri(),
-            "cin0"
-        );
-        assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
-        assert_eq!(reader.descendants("cse-in/ae1").unwrap().len(), 6);
-        assert_eq!(
-            reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(),
-            "ae1"
-        );
-        let expired = reader.expired("20260101T000000,000000", 10).unwrap();
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].ri(), "old");
-        drop(reader);
-
-        // A failing job leaves nothing behind, and does not disturb its group.
-        let failed: Result<(), CseError> = write(store, |txn| {
-            txn.insert(&resource("half", "id-in", 3, "cse-in/half", json!({})))?;
-            Err(CseError::bad_request("late validation failure"))
-        })
-        .await;
-        assert!(failed.is_err());
-        assert!(store.reader().unwrap().get("half").unwrap().is_none());
-
-        let dup = write(store, |txn| {
-            Ok(txn.insert(&resource("x", "id-in", 3, "cse-in/ae1", json!({})))?)
-        })
-        .await;
-        assert_eq!(dup.unwrap_err().rsc, urbis_model::Rsc::Conflict);
-
-        let deleted = write(store, |txn| Ok(txn.delete_tree("cse-in/ae1")?))
-            .await
-            .unwrap();
-        assert_eq!(deleted, 7);
-        let reader = store.reader().unwrap();
-        assert!(reader.get("cin3").unwrap().is_none());
-        assert!(reader
-            .descendants_with_label("cse-in", "a")
-            .unwrap()
-            .is_empty());
-    }
-
-    #[tokio::test]
-    async fn memory_store_behaves() {
-        exercise(&SqliteStore::in_memory().unwrap()).await;
-    }
-
-    #[tokio::test]
-    async fn file_store_behaves_and_persists() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        exercise(&store).await;
-        write(&store, |txn| {
-            Ok(txn.insert(&resource(
-                "keep",
-                "id-in",
-                3,
-                "cse-in/keep",
-                json!({"lbl": ["k"]}),
-            ))?)
-        })
-        .await
-        .unwrap();
-        drop(store);
-        let reopened = SqliteStore::open(dir.path()).unwrap();
-        let reader = reopened.reader().unwrap();
-        assert_eq!(reader.get("keep").unwrap().unwrap().labels(), vec!["k"]);
-    }
-
-    #[tokio::test]
-    async fn concurrent_writers_are_grouped() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        seed(&store).await;
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                write(store.as_ref(), move |txn| {
-                    txn.insert(&resource(
-                        &format!("c{i}"),
-                        "id-in",
-                        3,
-                        &format!("cse-in/c{i}"),
-                        json!({}),
-                    ))?;
-                    Ok(())
-                })
-                .await
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
-        assert_eq!(
-            store.reader().unwrap().count_children("id-in", 3).unwrap(),
-            201
-        );
     }
 }

@@ -1,5 +1,9 @@
 //! Test harness: a real CSE with the HTTP binding on 127.0.0.1:0, an HTTP
 //! client that speaks the binding, and a notification receiver.
+//!
+//! The CSE's store is SQLite in memory, or with `URBIS_TEST_STORE=postgres`
+//! PostgreSQL at `URBIS_TEST_DATABASE_URL`, in a fresh schema per CSE (dropped
+//! with it), so the tests run in parallel on one database.
 
 #![allow(dead_code)]
 
@@ -14,7 +18,9 @@ use tokio::sync::Mutex;
 use urbis_core::{Cse, CseConfig};
 use urbis_http::client::HttpTransport;
 use urbis_http::HttpOptions;
+use urbis_store::postgres::PostgresStore;
 use urbis_store::sqlite::SqliteStore;
+use urbis_store::Store;
 
 pub const ADMIN: &str = "CAdmin";
 
@@ -50,7 +56,7 @@ pub async fn start() -> TestCse {
 }
 
 pub async fn start_with(config: CseConfig, options: HttpOptions) -> TestCse {
-    let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
+    let store = test_store();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let cse = Cse::open(config, store).expect("open CSE");
@@ -69,6 +75,21 @@ pub async fn start_with(config: CseConfig, options: HttpOptions) -> TestCse {
         cse,
         client: reqwest::Client::new(),
         next_rqi: AtomicU64::new(1),
+    }
+}
+
+/// The store a test CSE runs on, chosen by `URBIS_TEST_STORE`.
+pub fn test_store() -> Arc<dyn Store> {
+    match std::env::var("URBIS_TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => {
+            Arc::new(SqliteStore::in_memory().expect("in-memory store"))
+        }
+        Ok("postgres") => {
+            let url = std::env::var("URBIS_TEST_DATABASE_URL")
+                .expect("URBIS_TEST_STORE=postgres needs URBIS_TEST_DATABASE_URL");
+            Arc::new(PostgresStore::scratch(&url, 2).expect("PostgreSQL scratch store"))
+        }
+        Ok(other) => panic!("URBIS_TEST_STORE must be sqlite or postgres, not {other:?}"),
     }
 }
 

@@ -1,0 +1,243 @@
+//! The cache policy, written once over a store's plain (uncached) queries.
+//!
+//! A store implements [`ReadTxn`] and [`WriteTxn`] as bare SQL; wrapping those
+//! in [`CachedReader`] (readers) or [`JobTxn`] (a job on the writer) adds the
+//! cache the same way for every store. The rules are in `cache.rs`.
+//!
+//! The cache is only right while this process is the only writer of the
+//! database. Several nodes on one PostgreSQL database would each need to learn
+//! of the others' commits (e.g. LISTEN/NOTIFY carrying the changed paths, fed
+//! into `Cache::publish` / `Cache::reset`) or run without the cache.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use urbis_model::Resource;
+
+use crate::cache::{self, Cache, Change};
+use crate::{ReadTxn, StoreResult, WriteTxn};
+
+const SUBSCRIPTION: u32 = 23;
+
+/// A reader: the cache first, the database (`raw`) on a miss, filling the cache.
+pub(crate) struct CachedReader<'c, R> {
+    pub(crate) raw: R,
+    pub(crate) cache: &'c Cache,
+}
+
+impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        if let Some(hit) = self.cache.get(ri) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache.generation();
+        let found = self.raw.get(ri)?;
+        if let Some(resource) = &found {
+            self.cache.fill(seen, resource);
+        }
+        Ok(found)
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        if let Some(hit) = self.cache.get_by_path(path) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache.generation();
+        let found = self.raw.get_by_path(path)?;
+        if let Some(resource) = &found {
+            self.cache.fill(seen, resource);
+        }
+        Ok(found)
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        if ty == Some(SUBSCRIPTION) && !self.cache.is_watched(pi) {
+            return Ok(Vec::new());
+        }
+        self.raw.children(pi, ty)
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        self.raw.count_children(pi, ty)
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        if !(newest && cache::is_instance(ty)) {
+            return self.raw.edge_child(pi, ty, newest);
+        }
+        if let Some(hit) = self.cache.latest(pi).filter(|l| l.ty == ty) {
+            return Ok(Some((*hit).clone()));
+        }
+        let seen = self.cache.generation();
+        let found = self.raw.edge_child(pi, ty, true)?;
+        if let Some(instance) = &found {
+            self.cache.fill_latest(seen, pi, instance);
+        }
+        Ok(found)
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants(path)
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants_with_label(path, label)
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        self.raw.of_type(ty)
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        self.raw.expired(now, limit)
+    }
+}
+
+/// What a group of jobs changed so far: the writer bypasses the cache for it,
+/// and publishes it once the group is committed.
+#[derive(Default)]
+pub(crate) struct GroupChanges {
+    touched: HashSet<String>,
+    removed: Vec<String>,
+    pub(crate) changes: Vec<Change>,
+}
+
+impl GroupChanges {
+    fn removed_covers(&self, path: &str) -> bool {
+        self.removed.iter().any(|r| {
+            path == r
+                || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))
+        })
+    }
+}
+
+/// One job's view on the writer: the group's transaction (`raw`), plus the
+/// cache for whatever the group has not touched.
+pub(crate) struct JobTxn<'a, W> {
+    raw: W,
+    cache: &'a Cache,
+    group: &'a mut GroupChanges,
+    /// This job's changes; kept only if the job succeeds.
+    job: Vec<Change>,
+}
+
+impl<'a, W: WriteTxn> JobTxn<'a, W> {
+    pub(crate) fn new(raw: W, cache: &'a Cache, group: &'a mut GroupChanges) -> Self {
+        JobTxn {
+            raw,
+            cache,
+            group,
+            job: Vec::new(),
+        }
+    }
+
+    /// This job's changes, to be added to the group's if the job is kept.
+    pub(crate) fn into_changes(self) -> Vec<Change> {
+        self.job
+    }
+
+    /// Before a write: the rest of the group reads this resource from the
+    /// database, whether or not the write succeeds (a failed statement may
+    /// still have changed rows of this job's savepoint).
+    fn bypass(&mut self, resource: &Resource, update: bool) {
+        if update && cache::is_instance(resource.ty) {
+            self.group.removed.push(resource.path.clone());
+        } else {
+            self.group.touched.insert(resource.ri().to_owned());
+        }
+    }
+
+    /// After a successful write: what to publish once the group commits.
+    fn record(&mut self, resource: &Resource, update: bool) {
+        if cache::is_instance(resource.ty) {
+            if update {
+                // an instance changed in place: drop it from `la` rather than
+                // promote it (it may not be the newest)
+                self.job.push(Change::RemoveTree(resource.path.clone()));
+            } else {
+                self.job.push(Change::Latest {
+                    holder: resource.pi().to_owned(),
+                    instance: Arc::new(resource.clone()),
+                });
+            }
+            return;
+        }
+        if resource.ty == SUBSCRIPTION {
+            self.cache.watch(resource.pi());
+        }
+        self.job.push(Change::Put(Arc::new(resource.clone())));
+    }
+}
+
+impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        let untouched = !self.group.touched.contains(ri);
+        if untouched {
+            if let Some(hit) = self
+                .cache
+                .get(ri)
+                .filter(|r| !self.group.removed_covers(&r.path))
+            {
+                return Ok(Some((*hit).clone()));
+            }
+        }
+        let found = self.raw.get(ri)?;
+        if let Some(resource) = &found {
+            if untouched && !self.group.removed_covers(&resource.path) {
+                // not changed by this group, so this is the committed value
+                self.cache.fill(self.cache.generation(), resource);
+            }
+        }
+        Ok(found)
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        if !self.group.removed_covers(path) {
+            if let Some(hit) = self
+                .cache
+                .get_by_path(path)
+                .filter(|r| !self.group.touched.contains(r.ri()))
+            {
+                return Ok(Some((*hit).clone()));
+            }
+        }
+        self.raw.get_by_path(path)
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        if ty == Some(SUBSCRIPTION) && !self.cache.is_watched(pi) {
+            return Ok(Vec::new());
+        }
+        self.raw.children(pi, ty)
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        self.raw.count_children(pi, ty)
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        self.raw.edge_child(pi, ty, newest)
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants(path)
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants_with_label(path, label)
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        self.raw.of_type(ty)
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        self.raw.expired(now, limit)
+    }
+}
+
+impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
+    fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        self.bypass(resource, false);
+        self.raw.insert(resource)?;
+        self.record(resource, false);
+        Ok(())
+    }
+
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        self.bypass(resource, true);
+        self.raw.update(resource, labels_changed)?;
+        self.record(resource, true);
+        Ok(())
+    }
+
+    fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
+        self.group.removed.push(path.to_owned());
+        self.job.push(Change::RemoveTree(path.to_owned()));
+        self.raw.delete_tree(path)
+    }
+}

@@ -1,0 +1,384 @@
+//! One connection and the queries on it.
+//!
+//! A [`Conn`] belongs to one thread (a reader or the writer) for its whole
+//! life: the `postgres` client runs a runtime of its own and must not be used
+//! from inside Tokio, so no async task ever touches it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
+use ::postgres::{Client, Config, NoTls, Row, Statement};
+use urbis_model::{Attrs, Resource};
+
+use crate::{ReadTxn, StoreError, StoreResult, WriteTxn};
+
+pub(super) struct Conn {
+    config: Config,
+    read_only: bool,
+    client: Option<Client>,
+    /// Prepared statements by their text, for the life of the session.
+    statements: HashMap<String, Statement>,
+    /// A statement failed inside the open transaction: PostgreSQL refuses
+    /// everything but a rollback until then. Mirrors the server's state so
+    /// that a job which swallowed an error is not reported as committed.
+    pub(super) failed: bool,
+}
+
+impl Conn {
+    pub(super) fn open(config: &Config, read_only: bool) -> StoreResult<Conn> {
+        let mut conn = Conn {
+            config: config.clone(),
+            read_only,
+            client: None,
+            statements: HashMap::new(),
+            failed: false,
+        };
+        conn.ready()?;
+        Ok(conn)
+    }
+
+    /// Reconnect if the session is gone (server restart, network). Call only
+    /// between transactions: a new session must never carry on half a job.
+    pub(super) fn ready(&mut self) -> StoreResult<()> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        self.client = None;
+        self.statements.clear();
+        self.failed = false;
+        let mut client = self.config.connect(NoTls)?;
+        if self.read_only {
+            client.batch_execute("SET default_transaction_read_only = on")?;
+        } else {
+            insist_on_durability(&mut client)?;
+        }
+        self.client = Some(client);
+        Ok(())
+    }
+
+    /// Fails when the open transaction can no longer commit.
+    pub(super) fn usable(&self) -> StoreResult<()> {
+        if self.failed {
+            return Err(StoreError::Transaction(
+                "a statement failed in this transaction".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn client(&mut self) -> StoreResult<&mut Client> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::Open("not connected to PostgreSQL".into()))
+    }
+
+    fn note<T>(&mut self, result: Result<T, ::postgres::Error>) -> StoreResult<T> {
+        result.map_err(|err| {
+            self.failed = true;
+            if session_ended(&err) {
+                // reconnect at the next `ready`, rather than fail once more
+                // on a session the server has already closed
+                self.client = None;
+            }
+            classify(err)
+        })
+    }
+
+    /// Simple-protocol statements (transaction control, DDL): one round trip.
+    pub(super) fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        let result = self.client()?.batch_execute(sql);
+        self.note(result)
+    }
+
+    fn prepared(&mut self, sql: &str) -> StoreResult<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let result = self.client()?.prepare(sql);
+        let statement = self.note(result)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<Row>> {
+        let statement = self.prepared(sql)?;
+        let result = self.client()?.query(&statement, params);
+        self.note(result)
+    }
+
+    pub(super) fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<u64> {
+        let statement = self.prepared(sql)?;
+        let result = self.client()?.execute(&statement, params);
+        self.note(result)
+    }
+}
+
+/// Callers are told a write is done once COMMIT returns; that must mean it
+/// is on disk. A server configured otherwise is overruled for this session
+/// (`synchronous_commit`) or at least named in the log (`fsync`).
+fn insist_on_durability(client: &mut Client) -> Result<(), ::postgres::Error> {
+    let setting = |client: &mut Client, name: &str| -> Option<String> {
+        let rows = client.simple_query(&format!("SHOW {name}")).ok()?;
+        rows.into_iter().find_map(|message| match message {
+            ::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+    };
+    if setting(client, "synchronous_commit").as_deref() == Some("off") {
+        tracing::warn!(
+            "the server has synchronous_commit = off; the store turns it on for its writes"
+        );
+        client.batch_execute("SET synchronous_commit = on")?;
+    }
+    if setting(client, "fsync").as_deref() == Some("off") {
+        tracing::error!(
+            "the PostgreSQL server runs with fsync = off: acknowledged writes can be lost on a crash"
+        );
+    }
+    Ok(())
+}
+
+/// The server ended the session (FATAL, e.g. terminated by an administrator
+/// or a shutdown), or the connection is gone.
+fn session_ended(err: &::postgres::Error) -> bool {
+    use ::postgres::error::Severity;
+    err.is_closed()
+        || err.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            )
+        })
+}
+
+/// A uniqueness clash is the caller's conflict, anything else the database's.
+fn classify(err: ::postgres::Error) -> StoreError {
+    if err.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        let on_path = err
+            .as_db_error()
+            .and_then(|db| db.constraint())
+            .is_some_and(|c| c.contains("path"));
+        return StoreError::Duplicate {
+            what: if on_path { "name" } else { "resource ID" },
+        };
+    }
+    StoreError::Postgres(err)
+}
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!("SELECT ri, ty, path, creator, body FROM resources ", $rest)
+    };
+}
+
+const GET: &str = select!("WHERE ri = $1");
+const GET_BY_PATH: &str = select!("WHERE path = $1");
+const CHILDREN: &str = select!("WHERE pi = $1 ORDER BY seq");
+const CHILDREN_OF_TYPE: &str = select!("WHERE pi = $1 AND ty = $2 ORDER BY seq");
+const COUNT_CHILDREN: &str = "SELECT count(*) FROM resources WHERE pi = $1 AND ty = $2";
+const NEWEST_CHILD: &str = select!("WHERE pi = $1 AND ty = $2 ORDER BY seq DESC LIMIT 1");
+const OLDEST_CHILD: &str = select!("WHERE pi = $1 AND ty = $2 ORDER BY seq LIMIT 1");
+const DESCENDANTS: &str = select!("WHERE path > $1 AND path < $2 ORDER BY seq");
+const DESCENDANTS_WITH_LABEL: &str =
+    "SELECT r.ri, r.ty, r.path, r.creator, r.body FROM labels l JOIN resources r ON r.seq = l.seq
+     WHERE l.lbl = $1 AND r.path > $2 AND r.path < $3 ORDER BY r.seq";
+const EXPIRED: &str = select!("WHERE et IS NOT NULL AND et < $1 ORDER BY et LIMIT $2");
+const WATCHED: &str = "SELECT DISTINCT pi FROM resources WHERE ty = 23";
+/// The row and its labels in one round trip. A clash returns no row rather
+/// than an error, which would abort the whole transaction.
+const INSERT: &str = "WITH r AS (
+        INSERT INTO resources (ri, pi, ty, path, et, creator, body)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT DO NOTHING RETURNING seq),
+    l AS (INSERT INTO labels (lbl, seq) SELECT DISTINCT x, r.seq FROM r, unnest($8::text[]) AS x)
+    SELECT seq FROM r";
+const PATH_TAKEN: &str = "SELECT 1 FROM resources WHERE path = $1";
+const UPDATE: &str = "UPDATE resources SET et = $2, body = $3 WHERE ri = $1";
+const UPDATE_RETURNING_SEQ: &str =
+    "UPDATE resources SET et = $2, body = $3 WHERE ri = $1 RETURNING seq";
+/// Drops the labels no longer carried and adds the new ones; the two sets are
+/// disjoint, so both halves can run in one statement.
+const RELABEL: &str = "WITH gone AS (
+        DELETE FROM labels WHERE seq = $1::bigint AND NOT (lbl = ANY($2::text[])))
+    INSERT INTO labels (lbl, seq) SELECT DISTINCT x, $1::bigint FROM unnest($2::text[]) AS x
+    ON CONFLICT DO NOTHING";
+const DELETE_TREE: &str = "WITH gone AS (
+        DELETE FROM resources WHERE path = $1 OR (path > $2 AND path < $3) RETURNING seq),
+    l AS (DELETE FROM labels WHERE seq IN (SELECT seq FROM gone))
+    SELECT count(*) FROM gone";
+
+/// `path/` and `path0` bound every path strictly below `path` ('0' follows
+/// '/' in the "C" collation of the path column).
+fn subtree_bounds(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
+}
+
+fn decode(row: &Row) -> StoreResult<Resource> {
+    let ri: String = row.try_get(0)?;
+    let ty: i32 = row.try_get(1)?;
+    let body: &str = row.try_get(4)?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        ri: ri.clone(),
+        reason,
+    };
+    let ty = u32::try_from(ty).map_err(|_| corrupt(format!("negative type {ty}")))?;
+    let attrs: Attrs = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Resource {
+        ty,
+        path: row.try_get(2)?,
+        creator: row.try_get(3)?,
+        attrs,
+    })
+}
+
+fn decode_all(rows: Vec<Row>) -> StoreResult<Vec<Resource>> {
+    rows.iter().map(decode).collect()
+}
+
+fn first(rows: Vec<Row>) -> StoreResult<Option<Resource>> {
+    rows.first().map(decode).transpose()
+}
+
+fn body_of(resource: &Resource) -> String {
+    serde_json::Value::Object(resource.attrs.clone()).to_string()
+}
+
+fn ty_param(ty: u32) -> StoreResult<i32> {
+    i32::try_from(ty).map_err(|_| StoreError::Open(format!("resource type {ty} out of range")))
+}
+
+/// Plain queries on a connection: what a reader thread runs for a caller, and
+/// the writer's open transaction. The cache is added by `cached`.
+pub(super) struct Raw<'c> {
+    conn: RefCell<&'c mut Conn>,
+}
+
+impl<'c> Raw<'c> {
+    pub(super) fn new(conn: &'c mut Conn) -> Self {
+        Raw {
+            conn: RefCell::new(conn),
+        }
+    }
+
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        self.conn.borrow_mut().query(sql, params)
+    }
+
+    /// Resources that have subscription children.
+    pub(super) fn watched(&self) -> StoreResult<Vec<String>> {
+        self.query(WATCHED, &[])?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect()
+    }
+}
+
+impl ReadTxn for Raw<'_> {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        first(self.query(GET, &[&ri])?)
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        first(self.query(GET_BY_PATH, &[&path])?)
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        decode_all(match ty {
+            Some(ty) => self.query(CHILDREN_OF_TYPE, &[&pi, &ty_param(ty)?])?,
+            None => self.query(CHILDREN, &[&pi])?,
+        })
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        let rows = self.query(COUNT_CHILDREN, &[&pi, &ty_param(ty)?])?;
+        let count: i64 = match rows.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        Ok(count.max(0) as u64)
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        let sql = if newest { NEWEST_CHILD } else { OLDEST_CHILD };
+        first(self.query(sql, &[&pi, &ty_param(ty)?])?)
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        decode_all(self.query(DESCENDANTS, &[&low, &high])?)
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        decode_all(self.query(DESCENDANTS_WITH_LABEL, &[&label, &low, &high])?)
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        // A literal (ty is an integer, so this is safe) lets the planner use
+        // the partial index that groups have; a parameter would not.
+        let sql = format!(select!("WHERE ty = {} ORDER BY seq"), ty);
+        decode_all(self.query(&sql, &[])?)
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        decode_all(self.query(EXPIRED, &[&now, &limit])?)
+    }
+}
+
+impl WriteTxn for Raw<'_> {
+    fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        let labels = resource.labels();
+        let rows = self.query(
+            INSERT,
+            &[
+                &resource.ri(),
+                &resource.pi(),
+                &ty_param(resource.ty)?,
+                &resource.path,
+                &resource.et(),
+                &resource.creator,
+                &body_of(resource),
+                &labels,
+            ],
+        )?;
+        if !rows.is_empty() {
+            return Ok(());
+        }
+        let name_taken = !self.query(PATH_TAKEN, &[&resource.path])?.is_empty();
+        Err(StoreError::Duplicate {
+            what: if name_taken { "name" } else { "resource ID" },
+        })
+    }
+
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        let gone = || StoreError::Corrupt {
+            ri: resource.ri().to_owned(),
+            reason: "updated resource is gone".into(),
+        };
+        let params: [&(dyn ToSql + Sync); 3] = [&resource.ri(), &resource.et(), &body_of(resource)];
+        let conn = self.conn.get_mut();
+        if !labels_changed {
+            return match conn.execute(UPDATE, &params)? {
+                0 => Err(gone()),
+                _ => Ok(()),
+            };
+        }
+        let rows = conn.query(UPDATE_RETURNING_SEQ, &params)?;
+        let seq: i64 = rows.first().ok_or_else(gone)?.try_get(0)?;
+        conn.execute(RELABEL, &[&seq, &resource.labels()])?;
+        Ok(())
+    }
+
+    fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
+        let (low, high) = subtree_bounds(path);
+        let rows = self.query(DELETE_TREE, &[&path, &low, &high])?;
+        let deleted: i64 = match rows.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        Ok(deleted.max(0) as usize)
+    }
+}

@@ -1,0 +1,96 @@
+//! The schema, created and upgraded by numbered migrations.
+//!
+//! `urbis_schema_version` holds one row per applied migration. Each migration
+//! runs in one transaction together with its row, so a crash or a concurrent
+//! start leaves either all of it or none: a second process starting at the
+//! same time fails on the row's primary key (or on the tables it creates),
+//! rolls back and finds the work done on its next look. No advisory locks or
+//! `LOCK TABLE`, which PostgreSQL-compatible databases do not all have.
+
+use super::conn::Conn;
+use crate::{StoreError, StoreResult};
+
+/// Every migration in order; the last one's number is the schema version
+/// this binary writes. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+
+/// Text columns that are compared or ranged use the "C" collation: byte
+/// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
+/// timestamps sort as written, whatever the database's default collation.
+/// The JSON attributes are kept as text: stored and returned verbatim, never
+/// queried inside (the columns above carry everything that is looked up).
+const V1: &str = r#"
+CREATE TABLE resources (
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ri      TEXT COLLATE "C" NOT NULL,
+    pi      TEXT COLLATE "C" NOT NULL,
+    ty      INTEGER NOT NULL,
+    path    TEXT COLLATE "C" NOT NULL,
+    et      TEXT COLLATE "C",
+    creator TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    CONSTRAINT resources_ri_key UNIQUE (ri),
+    CONSTRAINT resources_path_key UNIQUE (path)
+);
+CREATE INDEX resources_children ON resources (pi, ty, seq);
+CREATE INDEX resources_groups ON resources (seq) WHERE ty = 9;
+CREATE INDEX resources_subscriptions ON resources (pi) WHERE ty = 23;
+CREATE INDEX resources_expiry ON resources (et) WHERE et IS NOT NULL;
+CREATE TABLE labels (
+    lbl TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (lbl, seq)
+);
+CREATE INDEX labels_by_resource ON labels (seq);
+"#;
+
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
+    version    INTEGER PRIMARY KEY,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)";
+
+/// Bring the schema up to date. Retries a few times, for a concurrent start.
+pub(super) fn migrate(conn: &mut Conn) -> StoreResult<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match migrate_once(conn) {
+            Ok(()) => return Ok(()),
+            Err(err @ StoreError::Open(_)) => return Err(err),
+            Err(err) if attempt >= 3 => {
+                return Err(StoreError::Open(format!("schema migration failed: {err}")))
+            }
+            Err(err) => {
+                tracing::warn!(%err, "schema migration failed; trying again");
+                let _ = conn.batch("ROLLBACK");
+                std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
+            }
+        }
+    }
+}
+
+fn migrate_once(conn: &mut Conn) -> StoreResult<()> {
+    conn.batch(VERSION_TABLE)?;
+    let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    let rows = conn.query("SELECT max(version) FROM urbis_schema_version", &[])?;
+    let current: i32 = match rows.first() {
+        Some(row) => row.try_get::<_, Option<i32>>(0)?.unwrap_or(0),
+        None => 0,
+    };
+    if current > newest {
+        return Err(StoreError::Open(format!(
+            "store schema version {current} is newer than this binary understands ({newest})"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        conn.batch("BEGIN")?;
+        conn.batch(sql)?;
+        conn.execute(
+            "INSERT INTO urbis_schema_version (version) VALUES ($1)",
+            &[version],
+        )?;
+        conn.batch("COMMIT")?;
+        tracing::info!(version, "store schema migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! The same checks on every store: SQLite (in memory and on disk) always,
+//! PostgreSQL when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it;
+//! without it these tests say loudly that they did not run).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::json;
+use urbis_model::{Attrs, CseError, Resource, Rsc};
+use urbis_store::postgres::{PostgresStore, ScratchSchema};
+use urbis_store::sqlite::SqliteStore;
+use urbis_store::{write, Store};
+
+fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -> Resource {
+    let mut attrs = Attrs::new();
+    attrs.insert("ri".into(), json!(ri));
+    attrs.insert("pi".into(), json!(pi));
+    attrs.insert("rn".into(), json!(path.rsplit('/').next().unwrap()));
+    attrs.insert("ty".into(), json!(ty));
+    if let serde_json::Value::Object(extra) = extra {
+        attrs.extend(extra);
+    }
+    Resource {
+        ty,
+        path: path.into(),
+        creator: "CAdmin".into(),
+        attrs,
+    }
+}
+
+/// The PostgreSQL database to test against, or a banner that cargo does not
+/// swallow (it captures `eprintln!`, not the stderr handle).
+fn database_url() -> Option<String> {
+    match std::env::var("URBIS_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+                 !! URBIS_TEST_DATABASE_URL not set: PostgreSQL store tests did NOT run.  !!\n\
+                 !! Set it, e.g. postgres://postgres@127.0.0.1:5432/test (.ci/run does). !!\n\
+                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+fn postgres() -> Option<PostgresStore> {
+    let url = database_url()?;
+    Some(PostgresStore::scratch(&url, 2).expect("PostgreSQL scratch store"))
+}
+
+async fn seed(store: &dyn Store) {
+    write(store, |txn| {
+        txn.insert(&resource("id-in", "", 5, "cse-in", json!({})))?;
+        txn.insert(&resource(
+            "ae1",
+            "id-in",
+            2,
+            "cse-in/ae1",
+            json!({"lbl": ["a", "b"]}),
+        ))?;
+        txn.insert(&resource(
+            "cnt1",
+            "ae1",
+            3,
+            "cse-in/ae1/cnt",
+            json!({"et": "20990101T000000,000000"}),
+        ))?;
+        for i in 0..5 {
+            txn.insert(&resource(
+                &format!("cin{i}"),
+                "cnt1",
+                4,
+                &format!("cse-in/ae1/cnt/cin{i}"),
+                json!({}),
+            ))?;
+        }
+        txn.insert(&resource(
+            "old",
+            "id-in",
+            3,
+            "cse-in/old",
+            json!({"et": "20000101T000000,000000"}),
+        ))?;
+        // a sibling whose path shares a prefix with ae1's subtree bounds
+        txn.insert(&resource("ae1x", "id-in", 2, "cse-in/ae1-x", json!({})))?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+async fn exercise(store: &dyn Store) {
+    seed(store).await;
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.get("ae1").unwrap().unwrap().path, "cse-in/ae1");
+    assert_eq!(
+        reader.get_by_path("cse-in/ae1/cnt").unwrap().unwrap().ri(),
+        "cnt1"
+    );
+    assert_eq!(
+        reader.edge_child("cnt1", 4, true).unwrap().unwrap().ri(),
+        "cin4"
+    );
+    assert_eq!(
+        reader.edge_child("cnt1", 4, false).unwrap().unwrap().ri(),
+        "cin0"
+    );
+    assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
+    let children: Vec<String> = reader
+        .children("id-in", None)
+        .unwrap()
+        .iter()
+        .map(|r| r.ri().to_owned())
+        .collect();
+    assert_eq!(children, ["ae1", "old", "ae1x"], "creation order");
+    assert_eq!(reader.children("id-in", Some(3)).unwrap().len(), 1);
+    let below: Vec<String> = reader
+        .descendants("cse-in/ae1")
+        .unwrap()
+        .iter()
+        .map(|r| r.ri().to_owned())
+        .collect();
+    assert_eq!(below, ["cnt1", "cin0", "cin1", "cin2", "cin3", "cin4"]);
+    assert_eq!(
+        reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(),
+        "ae1"
+    );
+    let expired = reader.expired("20260101T000000,000000", 10).unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].ri(), "old");
+    assert!(reader.of_type(9).unwrap().is_empty());
+    drop(reader);
+
+    // A failing job leaves nothing behind.
+    let failed: Result<(), CseError> = write(store, |txn| {
+        txn.insert(&resource("half", "id-in", 3, "cse-in/half", json!({})))?;
+        Err(CseError::bad_request("late validation failure"))
+    })
+    .await;
+    assert!(failed.is_err());
+    assert!(store.reader().unwrap().get("half").unwrap().is_none());
+
+    let dup = write(store, |txn| {
+        Ok(txn.insert(&resource("x", "id-in", 3, "cse-in/ae1", json!({})))?)
+    })
+    .await;
+    assert_eq!(dup.unwrap_err().rsc, Rsc::Conflict);
+    let dup = write(store, |txn| {
+        Ok(txn.insert(&resource("ae1", "id-in", 3, "cse-in/other", json!({})))?)
+    })
+    .await;
+    assert_eq!(dup.unwrap_err().rsc, Rsc::Conflict);
+
+    // Labels are rewritten only when asked.
+    write(store, |txn| {
+        let mut ae = txn.get("ae1")?.unwrap();
+        ae.set("lbl", json!(["b", "c"]));
+        txn.update(&ae, true)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert!(reader
+        .descendants_with_label("cse-in", "a")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        reader.descendants_with_label("cse-in", "c").unwrap()[0].ri(),
+        "ae1"
+    );
+    assert_eq!(reader.get("ae1").unwrap().unwrap().labels(), ["b", "c"]);
+    drop(reader);
+
+    let deleted = write(store, |txn| Ok(txn.delete_tree("cse-in/ae1")?))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 7);
+    let reader = store.reader().unwrap();
+    assert!(reader.get("cin3").unwrap().is_none());
+    assert!(reader.get("ae1x").unwrap().is_some(), "sibling survives");
+    assert!(reader
+        .descendants_with_label("cse-in", "b")
+        .unwrap()
+        .is_empty());
+}
+
+/// Concurrent jobs share group commits; the failing ones (name clashes) are
+/// rolled back alone.
+async fn grouped_writes(store: Arc<dyn Store>) {
+    seed(store.as_ref()).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            write(store.as_ref(), move |txn| {
+                // every fifth job clashes with an existing name
+                let rn = if i % 5 == 0 {
+                    "old".to_owned()
+                } else {
+                    format!("c{i}")
+                };
+                txn.insert(&resource(
+                    &format!("c{i}"),
+                    "id-in",
+                    3,
+                    &format!("cse-in/{rn}"),
+                    json!({}),
+                ))?;
+                Ok(())
+            })
+            .await
+        }));
+    }
+    let mut failures = 0;
+    for task in tasks {
+        if task.await.unwrap().is_err() {
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 40);
+    assert_eq!(
+        store.reader().unwrap().count_children("id-in", 3).unwrap(),
+        161
+    );
+}
+
+/// Many readers alive at once, more than any pool has connections.
+async fn many_readers(store: &dyn Store) {
+    seed(store).await;
+    let readers: Vec<_> = (0..16).map(|_| store.reader().unwrap()).collect();
+    for reader in &readers {
+        assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_memory_store_behaves() {
+    exercise(&SqliteStore::in_memory().unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_store_behaves_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    exercise(&store).await;
+    write(&store, |txn| {
+        Ok(txn.insert(&resource(
+            "keep",
+            "id-in",
+            3,
+            "cse-in/keep",
+            json!({"lbl": ["k"]}),
+        ))?)
+    })
+    .await
+    .unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(dir.path()).unwrap();
+    let reader = reopened.reader().unwrap();
+    assert_eq!(reader.get("keep").unwrap().unwrap().labels(), vec!["k"]);
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_writers_are_grouped() {
+    let dir = tempfile::tempdir().unwrap();
+    grouped_writes(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+async fn sqlite_many_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    many_readers(&SqliteStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_behaves() {
+    let Some(store) = postgres() else { return };
+    assert!(store.describe().starts_with("postgres://"));
+    exercise(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_store_persists() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    let store = PostgresStore::open(schema.url(), 1).unwrap();
+    seed(&store).await;
+    write(&store, |txn| {
+        Ok(txn.insert(&resource(
+            "keep",
+            "id-in",
+            23,
+            "cse-in/keep",
+            json!({"lbl": ["k"]}),
+        ))?)
+    })
+    .await
+    .unwrap();
+    drop(store);
+    let reopened = PostgresStore::open(schema.url(), 1).unwrap();
+    let reader = reopened.reader().unwrap();
+    assert_eq!(reader.get("keep").unwrap().unwrap().labels(), vec!["k"]);
+    assert_eq!(
+        reader.children("id-in", Some(23)).unwrap().len(),
+        1,
+        "subscription holders are known again after a restart"
+    );
+}
+
+#[tokio::test]
+async fn postgres_concurrent_writers_are_grouped() {
+    let Some(store) = postgres() else { return };
+    grouped_writes(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_many_readers() {
+    let Some(store) = postgres() else { return };
+    many_readers(&store).await;
+}
+
+/// PostgreSQL refuses every statement after an error until the transaction
+/// is rolled back, and a COMMIT then silently rolls back. A job that ignores
+/// a database error must therefore not be told that it was committed, alone
+/// or within a group, and must not cost the other jobs of its group.
+#[tokio::test]
+async fn postgres_swallowed_error_is_not_acknowledged() {
+    let Some(store) = postgres() else { return };
+    let store: Arc<dyn Store> = Arc::new(store);
+    seed(store.as_ref()).await;
+    let sloppy = |name: &'static str| {
+        move |txn: &mut dyn urbis_store::WriteTxn| -> Result<(), CseError> {
+            txn.insert(&resource(
+                name,
+                "id-in",
+                3,
+                &format!("cse-in/{name}"),
+                json!({}),
+            ))?;
+            // PostgreSQL rejects NUL in text: a database error, ignored here
+            let _ = txn.insert(&resource("nul", "id-in", 3, "cse-in/n\u{0}l", json!({})));
+            Ok(())
+        }
+    };
+    assert!(write(store.as_ref(), sloppy("lone")).await.is_err());
+    assert!(store.reader().unwrap().get("lone").unwrap().is_none());
+
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i == 20 {
+                write(store.as_ref(), sloppy("grouped")).await
+            } else {
+                write(store.as_ref(), move |txn| {
+                    Ok(txn.insert(&resource(
+                        &format!("g{i}"),
+                        "id-in",
+                        3,
+                        &format!("cse-in/g{i}"),
+                        json!({}),
+                    ))?)
+                })
+                .await
+            }
+        }));
+    }
+    let outcomes: Vec<bool> = futures_join(tasks).await;
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 39);
+    let reader = store.reader().unwrap();
+    assert!(reader.get("grouped").unwrap().is_none());
+    assert_eq!(reader.count_children("id-in", 3).unwrap(), 40);
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<Result<(), CseError>>>) -> Vec<bool> {
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap().is_ok());
+    }
+    out
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_newer_schema() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    drop(PostgresStore::open(schema.url(), 1).unwrap());
+    let bump = schema.url().to_owned();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&bump, postgres::NoTls).unwrap();
+        client
+            .batch_execute("INSERT INTO urbis_schema_version (version) VALUES (999)")
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let err = PostgresStore::open(schema.url(), 1).err().expect("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+/// Sessions end under a running store (server restart, network, an
+/// administrator): at most the first query on each lost session fails, and
+/// the store then carries on without a restart.
+#[tokio::test]
+async fn postgres_reconnects_after_losing_its_connections() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    let store = PostgresStore::open(schema.url(), 2).unwrap();
+    seed(&store).await;
+    let (admin, name) = (url.clone(), schema.name().to_owned());
+    let ended = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .len()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ended, 3, "two readers and the writer");
+
+    let mut failures = 0;
+    let mut counted = None;
+    for _ in 0..4 {
+        match store.reader().unwrap().count_children("cnt1", 4) {
+            Ok(n) => counted = Some(n),
+            Err(_) => failures += 1,
+        }
+    }
+    assert_eq!(counted, Some(5));
+    assert!(failures <= 2, "{failures} failed reads");
+
+    let mut written = false;
+    for i in 0..3 {
+        let outcome = write(&store, move |txn| {
+            Ok(txn.insert(&resource(
+                &format!("after{i}"),
+                "id-in",
+                3,
+                &format!("cse-in/after{i}"),
+                json!({}),
+            ))?)
+        })
+        .await;
+        written |= outcome.is_ok();
+    }
+    assert!(written, "the writer reconnected");
+    assert!(store.reader().unwrap().get("after2").unwrap().is_some());
+}
