@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use urbis_core::CseConfig;
+use urbis_coap::CoapOptions;
 use urbis_http::HttpOptions;
 use urbis_mqtt::MqttOptions;
 
@@ -15,6 +16,7 @@ pub struct Settings {
     pub cse: CseConfig,
     pub http: HttpOptions,
     pub mqtt: MqttOptions,
+    pub coap: CoapOptions,
     pub store: StoreSettings,
     pub log: LogSettings,
 }
@@ -81,6 +83,12 @@ impl Settings {
         if self.mqtt.enabled {
             urbis_mqtt::parse_url(&self.mqtt.url)
                 .map_err(|e| anyhow::anyhow!("invalid [mqtt] settings: {e}"))?;
+        }
+        if self.coap.enabled && self.coap.addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!(
+                "coap.addr must be HOST:PORT with an IP address, got {:?}",
+                self.coap.addr
+            );
         }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
             bail!(
