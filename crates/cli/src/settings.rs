@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use urbis_core::CseConfig;
 use urbis_coap::CoapOptions;
+use urbis_core::CseConfig;
 use urbis_http::HttpOptions;
 use urbis_mqtt::MqttOptions;
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coap_lite::Packet;
+use urbis_model::{CseError, CseResult};
 
 use crate::cache::Bounded;
 use crate::options::coap;
@@ -74,11 +75,13 @@ impl Block {
     }
 }
 
-/// The first value of a block option, if present. `Err` when it is malformed.
-pub fn block_option(packet: &Packet, number: u16) -> Result<Option<Block>, ()> {
+/// The first value of a block option, if present.
+pub fn block_option(packet: &Packet, number: u16) -> CseResult<Option<Block>> {
     match crate::options::all(packet, number).first() {
         None => Ok(None),
-        Some(value) => Block::parse(value).map(Some).ok_or(()),
+        Some(value) => Block::parse(value)
+            .map(Some)
+            .ok_or_else(|| CseError::bad_request(format!("malformed block option {number}"))),
     }
 }
 

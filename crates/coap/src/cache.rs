@@ -62,6 +62,10 @@ impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
         self.entries.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.values().map(|(value, _)| value)
     }

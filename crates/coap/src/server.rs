@@ -57,7 +57,7 @@ enum Step {
     /// Reject the message (RST): a NON message the server cannot process.
     Reject,
     /// Hand this primitive to the CSE.
-    Handle(Request, Plan),
+    Handle(Box<Request>, Plan),
 }
 
 /// How to answer once the CSE has.
@@ -154,12 +154,12 @@ impl Server {
             Step::Handle(primitive, _) if primitive.response_type() == rtv::NO_RESPONSE => {
                 // noResponse: the message is acknowledged, nothing more is said
                 let cse = self.cse.clone();
-                tokio::spawn(async move { cse.handle(primitive).await });
+                tokio::spawn(async move { cse.handle(*primitive).await });
                 self.acknowledge(peer, mid, confirmable);
                 return;
             }
             Step::Handle(primitive, plan) => {
-                let handling = self.cse.handle(primitive);
+                let handling = self.cse.handle(*primitive);
                 tokio::pin!(handling);
                 let (response, separate) = if confirmable {
                     match tokio::time::timeout(SEPARATE_RESPONSE_AFTER, &mut handling).await {
@@ -184,6 +184,12 @@ impl Server {
         let fail = |err: CseError, code: Option<ResponseType>| {
             Step::Reply(outbound::error(&err, request, code, Serialization::Json).head_with_body())
         };
+        if options::asks_for_proxy(request) {
+            return fail(
+                CseError::new(Rsc::NotImplemented, "this CSE is not a CoAP proxy"),
+                Some(ResponseType::ProxyingNotSupported),
+            );
+        }
         if let Some(number) = options::unknown_critical(request) {
             // RFC 7252 §5.4.1: 4.02 for a CON request, rejection of a NON one
             if !confirmable {
@@ -194,23 +200,11 @@ impl Server {
                 Some(ResponseType::BadOption),
             );
         }
-        if options::asks_for_proxy(request) {
-            return fail(
-                CseError::new(Rsc::NotImplemented, "this CSE is not a CoAP proxy"),
-                Some(ResponseType::ProxyingNotSupported),
-            );
-        }
-        let malformed_block = || {
-            fail(
-                CseError::bad_request("malformed Block1 or Block2 option"),
-                None,
-            )
-        };
-        let Ok(block1) = blockwise::block_option(request, coap::BLOCK1) else {
-            return malformed_block();
-        };
-        let Ok(block2) = blockwise::block_option(request, coap::BLOCK2) else {
-            return malformed_block();
+        let blocks = blockwise::block_option(request, coap::BLOCK1)
+            .and_then(|b1| Ok((b1, blockwise::block_option(request, coap::BLOCK2)?)));
+        let (block1, block2) = match blocks {
+            Ok(blocks) => blocks,
+            Err(err) => return fail(err, None),
         };
         let fingerprint = blockwise::fingerprint(request);
         if let Some(block) = block2.filter(|b| b.num > 0) {
@@ -288,7 +282,7 @@ impl Server {
         };
         let op = primitive.op;
         Step::Handle(
-            primitive,
+            Box::new(primitive),
             Plan {
                 op,
                 serialization,
@@ -446,10 +440,7 @@ impl Server {
             self.exchanges.lock().replied(peer, mid, None);
             return;
         }
-        let mut ack = Packet::new();
-        ack.header.set_type(MessageType::Acknowledgement);
-        ack.header.message_id = mid;
-        if let Some(bytes) = encode(&ack) {
+        if let Some(bytes) = encode(&empty(MessageType::Acknowledgement, mid)) {
             let bytes = Arc::new(bytes);
             self.exchanges
                 .lock()
@@ -459,10 +450,7 @@ impl Server {
     }
 
     fn reset(&self, peer: SocketAddr, mid: u16) {
-        let mut reset = Packet::new();
-        reset.header.set_type(MessageType::Reset);
-        reset.header.message_id = mid;
-        if let Some(bytes) = encode(&reset) {
+        if let Some(bytes) = encode(&empty(MessageType::Reset, mid)) {
             self.send_now(&bytes, peer);
         }
     }
@@ -478,6 +466,15 @@ impl Server {
     fn next_mid(&self) -> u16 {
         self.next_mid.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// An Empty message (code 0.00): an ACK, a Reset or a ping.
+pub fn empty(kind: MessageType, mid: u16) -> Packet {
+    let mut packet = Packet::new();
+    packet.header.set_type(kind);
+    packet.header.code = MessageClass::Empty;
+    packet.header.message_id = mid;
+    packet
 }
 
 fn encode(packet: &Packet) -> Option<Vec<u8>> {

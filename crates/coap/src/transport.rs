@@ -371,10 +371,7 @@ async fn receive(client: Weak<Client>, socket: Arc<UdpSocket>) {
 }
 
 fn send_empty(socket: &UdpSocket, kind: MessageType, mid: u16, to: SocketAddr) {
-    let mut packet = Packet::new();
-    packet.header.set_type(kind);
-    packet.header.message_id = mid;
-    if let Ok(bytes) = packet.to_bytes() {
+    if let Ok(bytes) = crate::server::empty(kind, mid).to_bytes() {
         let _ = socket.try_send_to(&bytes, to);
     }
 }
