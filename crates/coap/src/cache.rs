@@ -72,11 +72,17 @@ impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
 
     /// Drop expired entries from the front of the insertion order.
     fn evict(&mut self, now: Instant) {
-        while let Some((_, at)) = self.order.front() {
-            if now.duration_since(*at) < self.lifetime {
-                break;
+        while self
+            .order
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) >= self.lifetime)
+        {
+            if let Some((key, at)) = self.order.pop_front() {
+                // only the record of the entry's latest insertion removes it
+                if self.entries.get(&key).is_some_and(|(_, t)| *t == at) {
+                    self.entries.remove(&key);
+                }
             }
-            self.pop_oldest();
         }
         // stale records pile up when the same keys are re-inserted often
         if self.order.len() > self.capacity * 4 {
@@ -124,6 +130,20 @@ mod tests {
         assert_eq!(cache.get(&"k"), None);
         cache.insert("other", 2);
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn expiry_spares_entries_refreshed_since() {
+        let mut cache = Bounded::new(Duration::from_millis(40), 10);
+        cache.insert("old", 1);
+        cache.insert("young", 2);
+        std::thread::sleep(Duration::from_millis(25));
+        cache.insert("old", 3); // refreshed: its first record is stale now
+        std::thread::sleep(Duration::from_millis(25));
+        cache.insert("new", 4); // "young" expired, "old" has not
+        assert_eq!(cache.get(&"young"), None);
+        assert_eq!(cache.get(&"old"), Some(&3));
+        assert_eq!(cache.len(), 2);
     }
 
     #[test]
