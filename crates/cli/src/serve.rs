@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Also serve requests from this MQTT broker, mqtt://HOST:PORT.
     #[arg(long)]
     mqtt_url: Option<String>,
+    /// Also serve CoAP (UDP) on this address, HOST:PORT.
+    #[arg(long)]
+    coap_addr: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -66,6 +69,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.mqtt_url {
         settings.mqtt.enabled = true;
         settings.mqtt.url = url;
+    }
+    if let Some(addr) = args.coap_addr {
+        settings.coap.enabled = true;
+        settings.coap.addr = addr;
     }
     settings.validate()?;
     tracing_subscriber::fmt()
@@ -101,10 +108,24 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.addr))?;
     let local = listener.local_addr()?;
+    let coap_socket = match settings.coap.enabled {
+        true => Some(
+            tokio::net::UdpSocket::bind(&settings.coap.addr)
+                .await
+                .with_context(|| format!("cannot listen on UDP {}", settings.coap.addr))?,
+        ),
+        false => None,
+    };
     if settings.cse.point_of_access.is_empty() {
         settings.cse.point_of_access = vec![format!("http://{local}")];
         if settings.mqtt.enabled {
             settings.cse.point_of_access.push(settings.mqtt.url.clone());
+        }
+        if let Some(socket) = &coap_socket {
+            settings
+                .cse
+                .point_of_access
+                .push(format!("coap://{}", socket.local_addr()?));
         }
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -112,6 +133,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     cse.add_transport(Arc::new(
         HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?,
     ));
+    // coap:// notification targets are reachable whether or not this CSE
+    // serves CoAP itself: the transport opens its own socket on first use
+    cse.add_transport(Arc::new(urbis_coap::CoapTransport::new()));
     cse.start_background();
     if settings.http.upper_tester {
         tracing::warn!(
@@ -129,6 +153,15 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             .await
         })
     });
+    let coap = coap_socket.map(|socket| {
+        let (cse, options, mut stopped) = (cse.clone(), settings.coap.clone(), stopped.clone());
+        tokio::spawn(async move {
+            urbis_coap::serve_on(socket, cse, options, async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+        })
+    });
     drop(stopped);
     // A line that scripts and tests wait for.
     println!("urbis listening on http://{local}");
@@ -139,6 +172,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?;
     if let Some(mqtt) = mqtt {
         mqtt.await.context("MQTT binding task")??;
+    }
+    if let Some(coap) = coap {
+        coap.await.context("CoAP binding task")?;
     }
     tracing::info!("shut down cleanly");
     Ok(())

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
+use urbis_coap::CoapOptions;
 use urbis_core::CseConfig;
 use urbis_http::HttpOptions;
 use urbis_mqtt::MqttOptions;
@@ -15,6 +16,7 @@ pub struct Settings {
     pub cse: CseConfig,
     pub http: HttpOptions,
     pub mqtt: MqttOptions,
+    pub coap: CoapOptions,
     pub store: StoreSettings,
     pub log: LogSettings,
 }
@@ -113,6 +115,12 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("invalid [mqtt] settings: {e}"))?;
         }
         self.store.validate()?;
+        if self.coap.enabled && self.coap.addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!(
+                "coap.addr must be HOST:PORT with an IP address, got {:?}",
+                self.coap.addr
+            );
+        }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
             bail!(
                 "http.addr must be HOST:PORT with an IP address, got {:?}",

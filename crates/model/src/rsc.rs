@@ -34,7 +34,7 @@ macro_rules! status_codes {
     };
 }
 
-// CoAP codes as class*32+detail: 2.01=65 2.02=66 2.03=67 2.04=68 2.05=69 4.00=128
+// CoAP codes as class*32+detail (TS-0008 Table 6.2.4-1): 2.01=65 2.02=66 2.03=67 2.04=68 2.05=69 4.00=128
 // 4.03=131 4.04=132 4.05=133 4.06=134 4.15=143 5.00=160 5.01=161 5.03=163 5.04=164
 status_codes! {
     Accepted = 1000, 202, 67;
@@ -51,9 +51,9 @@ status_codes! {
     RequestTimeout = 4008, 408, 164;
     UnsupportedMediaType = 4015, 415, 143;
     SubscriptionCreatorHasNoPrivilege = 4101, 403, 131;
-    ContentsUnacceptable = 4102, 400, 134;
+    ContentsUnacceptable = 4102, 400, 128;
     OriginatorHasNoPrivilege = 4103, 403, 131;
-    GroupRequestIdentifierExists = 4104, 409, 131;
+    GroupRequestIdentifierExists = 4104, 409, 128;
     Conflict = 4105, 409, 131;
     OriginatorHasNotRegistered = 4106, 403, 131;
     SecurityAssociationRequired = 4107, 403, 131;
@@ -69,7 +69,7 @@ status_codes! {
     NotImplemented = 5001, 501, 161;
     TargetNotReachable = 5103, 404, 132;
     ReceiverHasNoPrivileges = 5105, 403, 131;
-    AlreadyExists = 5106, 409, 131;
+    AlreadyExists = 5106, 409, 128;
     RemoteEntityNotReachable = 5107, 404, 132;
     TargetNotSubscribable = 5203, 403, 131;
     SubscriptionVerificationInitiationFailed = 5204, 500, 160;
@@ -159,5 +159,20 @@ mod tests {
         assert_eq!(Rsc::InternalServerError.http_status(), 500);
         assert!(Rsc::Updated.is_success());
         assert!(!Rsc::BadRequest.is_success());
+    }
+
+    #[test]
+    fn coap_mapping_matches_ts0008() {
+        // TS-0008 Table 6.2.4-1 (V3.9.0)
+        assert_eq!(Rsc::Created.coap_code(), 65); // 2.01
+        assert_eq!(Rsc::Ok.coap_code(), 69); // 2.05
+        assert_eq!(Rsc::NotFound.coap_code(), 132); // 4.04
+        assert_eq!(Rsc::ReleaseVersionNotSupported.coap_code(), 161); // 5.01
+        assert_eq!(Rsc::RequestTimeout.coap_code(), 164); // 5.04
+        assert_eq!(Rsc::ContentsUnacceptable.coap_code(), 128); // 4.00
+        assert_eq!(Rsc::GroupRequestIdentifierExists.coap_code(), 128); // 4.00
+        assert_eq!(Rsc::AlreadyExists.coap_code(), 128); // 4.00
+        assert_eq!(Rsc::Conflict.coap_code(), 131); // 4.03
+        assert_eq!(Rsc::NotAcceptable.coap_code(), 134); // 4.06
     }
 }
