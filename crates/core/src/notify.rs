@@ -31,7 +31,8 @@ pub trait Transport: Send + Sync {
     fn handles(&self, uri: &str) -> bool;
     /// A URI this transport handles that reaches `entity` (an AE-ID or
     /// CSE-ID) over a connection the entity opened itself, such as a WebSocket
-    /// (TS-0020): such a live connection is preferred over the entity's `poa`.
+    /// (TS-0020). It is used when the entity declared no `poa`; a transport
+    /// that handles a `poa` URI may still route it over such a connection.
     fn connected(&self, _entity: &str) -> Option<String> {
         None
     }
@@ -285,10 +286,16 @@ impl Cse {
                     .and_then(|c| Serialization::from_name(c))
                     .unwrap_or_default();
                 let entity = resource.ri();
-                self.notifier()
-                    .connected(entity)
-                    .into_iter()
-                    .chain(resource.str_list("poa").into_iter().map(str::to_owned))
+                let poa = resource.str_list("poa");
+                // A connection the entity opened stands in for a missing poa;
+                // a declared poa is where the entity asked to be reached (and
+                // sending to both would deliver everything twice).
+                let uris = if poa.is_empty() {
+                    self.notifier().connected(entity)
+                } else {
+                    poa.into_iter().map(str::to_owned).collect()
+                };
+                uris.into_iter()
                     .map(|poa| Target {
                         entity: Some(entity.to_owned()),
                         ..Target::from_uri(&poa, preferred)
