@@ -221,6 +221,7 @@ async fn ws_receiver() -> (String, Arc<Mutex<Seen>>) {
         while let Ok((stream, _)) = listener.accept().await {
             let record = record.clone();
             tokio::spawn(async move {
+                #[allow(clippy::result_large_err)] // tungstenite's callback type
                 let callback = |request: &Upgrade, mut response: Accepted| {
                     let header = |name| {
                         request

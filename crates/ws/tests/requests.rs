@@ -38,10 +38,7 @@ async fn life_cycle(ser: Ser) {
     assert_eq!(latest["rsc"], json!(2000), "{latest}");
     assert_eq!(latest["pc"]["m2m:cin"]["con"], json!("42.1"));
     let by_id = app
-        .retrieve(
-            &ae,
-            &format!("{}", cnt["pc"]["m2m:cnt"]["ri"].as_str().unwrap()),
-        )
+        .retrieve(&ae, cnt["pc"]["m2m:cnt"]["ri"].as_str().unwrap())
         .await;
     assert_eq!(by_id["pc"]["m2m:cnt"]["cni"], json!(1), "{by_id}");
 
