@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Also serve requests from this MQTT broker, mqtt://HOST:PORT.
     #[arg(long)]
     mqtt_url: Option<String>,
+    /// Also serve WebSocket connections (TS-0020) on HOST:PORT.
+    #[arg(long)]
+    ws_addr: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -59,6 +62,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.mqtt_url {
         settings.mqtt.enabled = true;
         settings.mqtt.url = url;
+    }
+    if let Some(addr) = args.ws_addr {
+        settings.ws.enabled = true;
+        settings.ws.addr = addr;
     }
     settings.validate()?;
     tracing_subscriber::fmt()
@@ -84,10 +91,24 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.addr))?;
     let local = listener.local_addr()?;
+    let ws_listener = if settings.ws.enabled {
+        let listener = TcpListener::bind(&settings.ws.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.ws.addr))?;
+        Some(listener)
+    } else {
+        None
+    };
     if settings.cse.point_of_access.is_empty() {
         settings.cse.point_of_access = vec![format!("http://{local}")];
         if settings.mqtt.enabled {
             settings.cse.point_of_access.push(settings.mqtt.url.clone());
+        }
+        if let Some(ws) = &ws_listener {
+            settings
+                .cse
+                .point_of_access
+                .push(format!("ws://{}", ws.local_addr()?));
         }
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -95,6 +116,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     cse.add_transport(Arc::new(
         HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?,
     ));
+    // also without the server: ws:// points of access are dialed
+    let ws_transport = urbis_ws::WsTransport::new(settings.ws.clone());
+    cse.add_transport(ws_transport.clone());
     cse.start_background();
     if settings.http.upper_tester {
         tracing::warn!(
@@ -112,6 +136,18 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             .await
         })
     });
+    let ws = ws_listener.map(|listener| {
+        let (cse, mut stopped) = (cse.clone(), stopped.clone());
+        tokio::spawn(async move {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "WebSocket binding listening");
+            }
+            urbis_ws::serve(listener, cse, ws_transport, async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+        })
+    });
     drop(stopped);
     // A line that scripts and tests wait for.
     println!("urbis listening on http://{local}");
@@ -122,6 +158,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?;
     if let Some(mqtt) = mqtt {
         mqtt.await.context("MQTT binding task")??;
+    }
+    if let Some(ws) = ws {
+        ws.await.context("WebSocket binding task")??;
     }
     tracing::info!("shut down cleanly");
     Ok(())

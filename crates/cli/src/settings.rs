@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use urbis_core::CseConfig;
 use urbis_http::HttpOptions;
 use urbis_mqtt::MqttOptions;
+use urbis_ws::WsOptions;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,6 +16,7 @@ pub struct Settings {
     pub cse: CseConfig,
     pub http: HttpOptions,
     pub mqtt: MqttOptions,
+    pub ws: WsOptions,
     pub store: StoreSettings,
     pub log: LogSettings,
 }
@@ -81,6 +83,12 @@ impl Settings {
         if self.mqtt.enabled {
             urbis_mqtt::parse_url(&self.mqtt.url)
                 .map_err(|e| anyhow::anyhow!("invalid [mqtt] settings: {e}"))?;
+        }
+        if self.ws.enabled && self.ws.addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!(
+                "ws.addr must be HOST:PORT with an IP address, got {:?}",
+                self.ws.addr
+            );
         }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {
             bail!(
