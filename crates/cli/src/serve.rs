@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Also serve CoAP (UDP) on this address, HOST:PORT.
     #[arg(long)]
     coap_addr: Option<String>,
+    /// Also serve WebSocket connections (TS-0020) on HOST:PORT.
+    #[arg(long)]
+    ws_addr: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -73,6 +76,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.coap_addr {
         settings.coap.enabled = true;
         settings.coap.addr = addr;
+    }
+    if let Some(addr) = args.ws_addr {
+        settings.ws.enabled = true;
+        settings.ws.addr = addr;
     }
     settings.validate()?;
     tracing_subscriber::fmt()
@@ -116,6 +123,14 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         ),
         false => None,
     };
+    let ws_listener = if settings.ws.enabled {
+        let listener = TcpListener::bind(&settings.ws.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.ws.addr))?;
+        Some(listener)
+    } else {
+        None
+    };
     if settings.cse.point_of_access.is_empty() {
         settings.cse.point_of_access = vec![format!("http://{local}")];
         if settings.mqtt.enabled {
@@ -127,6 +142,12 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
                 .point_of_access
                 .push(format!("coap://{}", socket.local_addr()?));
         }
+        if let Some(ws) = &ws_listener {
+            settings
+                .cse
+                .point_of_access
+                .push(format!("ws://{}", ws.local_addr()?));
+        }
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
@@ -136,6 +157,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     // coap:// notification targets are reachable whether or not this CSE
     // serves CoAP itself: the transport opens its own socket on first use
     cse.add_transport(Arc::new(urbis_coap::CoapTransport::new()));
+    // also without the server: ws:// points of access are dialed
+    let ws_transport = urbis_ws::WsTransport::new(settings.ws.clone());
+    cse.add_transport(ws_transport.clone());
     cse.start_background();
     if settings.http.upper_tester {
         tracing::warn!(
@@ -162,6 +186,18 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             .await
         })
     });
+    let ws = ws_listener.map(|listener| {
+        let (cse, mut stopped) = (cse.clone(), stopped.clone());
+        tokio::spawn(async move {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "WebSocket binding listening");
+            }
+            urbis_ws::serve(listener, cse, ws_transport, async move {
+                let _ = stopped.changed().await;
+            })
+            .await
+        })
+    });
     drop(stopped);
     // A line that scripts and tests wait for.
     println!("urbis listening on http://{local}");
@@ -175,6 +211,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     if let Some(coap) = coap {
         coap.await.context("CoAP binding task")?;
+    }
+    if let Some(ws) = ws {
+        ws.await.context("WebSocket binding task")??;
     }
     tracing::info!("shut down cleanly");
     Ok(())

@@ -9,6 +9,7 @@ use urbis_coap::CoapOptions;
 use urbis_core::CseConfig;
 use urbis_http::HttpOptions;
 use urbis_mqtt::MqttOptions;
+use urbis_ws::WsOptions;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -17,6 +18,7 @@ pub struct Settings {
     pub http: HttpOptions,
     pub mqtt: MqttOptions,
     pub coap: CoapOptions,
+    pub ws: WsOptions,
     pub store: StoreSettings,
     pub log: LogSettings,
 }
@@ -119,6 +121,12 @@ impl Settings {
             bail!(
                 "coap.addr must be HOST:PORT with an IP address, got {:?}",
                 self.coap.addr
+            );
+        }
+        if self.ws.enabled && self.ws.addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!(
+                "ws.addr must be HOST:PORT with an IP address, got {:?}",
+                self.ws.addr
             );
         }
         if self.http.addr.parse::<std::net::SocketAddr>().is_err() {

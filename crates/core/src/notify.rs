@@ -31,7 +31,8 @@ pub trait Transport: Send + Sync {
     fn handles(&self, uri: &str) -> bool;
     /// A URI this transport handles that reaches `entity` (an AE-ID or
     /// CSE-ID) over a connection the entity opened itself, such as a WebSocket
-    /// (TS-0020): such a live connection is preferred over the entity's `poa`.
+    /// (TS-0020). It is used when the entity declared no `poa`; a transport
+    /// that handles a `poa` URI may still route it over such a connection.
     fn connected(&self, _entity: &str) -> Option<String> {
         None
     }
@@ -281,25 +282,33 @@ impl Cse {
                     .and_then(|c| Serialization::from_name(c))
                     .unwrap_or_default();
                 let entity = resource.ri();
-                // An entity that declared itself not request-reachable is not
-                // sent to its poa; it can still be reached over a connection it
-                // opened, or through its pollingChannel.
+                // A declared poa is where the entity asked to be reached; a
+                // connection the entity opened stands in for a missing one
+                // (sending to both would deliver everything twice). An entity
+                // that declared itself not request-reachable is not sent to
+                // its poa. Failing both, its pollingChannel holds the request.
                 let reachable = resource.attrs.get("rr").and_then(Value::as_bool) != Some(false);
-                let poa = if reachable {
-                    resource.str_list("poa")
+                let poa: Vec<String> = if reachable {
+                    resource
+                        .str_list("poa")
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect()
                 } else {
                     Vec::new()
                 };
-                let polled = (poa.is_empty()
+                let uris = if poa.is_empty() {
+                    self.notifier().connected(entity)
+                } else {
+                    poa
+                };
+                let polled = (uris.is_empty()
                     && reader
                         .count_children(entity, ResourceType::PollingChannel.ty())
                         .unwrap_or(0)
                         > 0)
                 .then(|| format!("{}{entity}", crate::polling::SCHEME));
-                self.notifier()
-                    .connected(entity)
-                    .into_iter()
-                    .chain(poa.into_iter().map(str::to_owned))
+                uris.into_iter()
                     .chain(polled)
                     .map(|poa| Target {
                         entity: Some(entity.to_owned()),
