@@ -1,7 +1,11 @@
 //! One CSE, several doors, one pipeline: the real `urbis` binary serves HTTP,
-//! MQTT (a real broker) and CoAP at once. An AE registers and subscribes over
-//! MQTT; another AE writes over CoAP in CBOR; the notification reaches the
-//! first AE over MQTT. The broker comes from URBIS_TEST_MQTT_URL (.ci/run).
+//! MQTT (a real broker), CoAP and WebSocket at once.
+//! - An AE registers and subscribes over MQTT; another AE writes over CoAP in
+//!   CBOR; the notification reaches the first AE over MQTT.
+//! - An AE registers and subscribes over a WebSocket speaking XML; another AE
+//!   writes over HTTP in XML; the notification comes over that WebSocket.
+//!
+//! The broker comes from URBIS_TEST_MQTT_URL (.ci/run).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -42,12 +46,21 @@ fn free_udp_port() -> u16 {
         .expect("a free UDP port")
 }
 
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port")
+}
+
 /// The binary with every door open; its CSE-ID is unique on the shared broker.
-fn start(mqtt_url: &str, cse_id: &str, coap_port: u16) -> Server {
+/// Returns the server and its HTTP base URL.
+fn start(mqtt_url: &str, cse_id: &str, coap_port: u16, ws_port: u16) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
         .args(["serve", "--in-memory", "--http-addr", "127.0.0.1:0"])
         .args(["--mqtt-url", mqtt_url])
         .args(["--coap-addr", &format!("127.0.0.1:{coap_port}")])
+        .args(["--ws-addr", &format!("127.0.0.1:{ws_port}")])
         .env("URBIS_CSE_CSE_ID", cse_id)
         .env("URBIS_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
@@ -59,7 +72,11 @@ fn start(mqtt_url: &str, cse_id: &str, coap_port: u16) -> Server {
         .read_line(&mut line)
         .expect("the listening line");
     assert!(line.starts_with("urbis listening on "), "{line}");
-    Server(child)
+    let base = line
+        .trim()
+        .trim_start_matches("urbis listening on ")
+        .to_owned();
+    (Server(child), base)
 }
 
 /// An AE on the broker: sends requests, answers requests sent to it.
@@ -207,7 +224,7 @@ async fn mqtt_subscriber_hears_a_coap_cbor_writer() {
     let Some(url) = broker_url() else { return };
     let cse_bare = format!("id-doors-{}", std::process::id());
     let coap_port = free_udp_port();
-    let _server = start(&url, &format!("/{cse_bare}"), coap_port);
+    let (_server, _) = start(&url, &format!("/{cse_bare}"), coap_port, free_tcp_port());
     tokio::time::sleep(Duration::from_millis(500)).await; // MQTT subscriptions
 
     // the subscriber registers over MQTT, with an mqtt:// point of access
@@ -311,4 +328,147 @@ async fn mqtt_subscriber_hears_a_coap_cbor_writer() {
         json!(12.5),
         "{notification}"
     );
+}
+
+fn xml(value: &Value) -> Vec<u8> {
+    urbis_codec::encode(value, urbis_model::Serialization::Xml).expect("XML")
+}
+
+fn from_xml(bytes: &[u8]) -> Value {
+    urbis_codec::decode(bytes, urbis_model::Serialization::Xml).expect("an XML document")
+}
+
+/// An HTTP request with an XML body and an XML answer.
+async fn http_xml(
+    client: &reqwest::Client,
+    url: String,
+    originator: &str,
+    ty: u32,
+    body: Value,
+) -> (u16, Value) {
+    let response = client
+        .post(url)
+        .header("X-M2M-Origin", originator)
+        .header("X-M2M-RI", "h1")
+        .header("X-M2M-RVI", "4")
+        .header("Content-Type", format!("application/xml;ty={ty}"))
+        .header("Accept", "application/xml")
+        .body(xml(&body))
+        .send()
+        .await
+        .expect("HTTP request");
+    let rsc = response
+        .headers()
+        .get("x-m2m-rsc")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let bytes = response.bytes().await.unwrap();
+    (rsc, from_xml(&bytes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_xml_subscriber_hears_an_http_xml_writer() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(url) = broker_url() else { return };
+    let ws_port = free_tcp_port();
+    let cse_bare = format!("id-wsdoor-{}", std::process::id());
+    let (_server, base) = start(&url, &format!("/{cse_bare}"), free_udp_port(), ws_port);
+
+    // the subscriber opens a WebSocket in XML and registers over it (no poa:
+    // its connection is how the CSE reaches it)
+    let mut request = format!("ws://127.0.0.1:{ws_port}/")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "oneM2M.xml".parse().unwrap());
+    let (mut ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket handshake");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "oneM2M.xml");
+    let send = |primitive: Value| Message::Text(String::from_utf8(xml(&primitive)).unwrap().into());
+    ws.send(send(json!({"op": 1, "to": "cse-in", "fr": "Cwsdoor", "rqi": "w1", "rvi": "4", "ty": 2,
+                        "pc": {"m2m:ae": {"rn": "wsdoor", "api": "Ndoor", "rr": true, "srv": ["4"]}}})))
+        .await
+        .unwrap();
+    let next = |message: Option<Result<Message, _>>| -> Value {
+        match message {
+            Some(Ok(Message::Text(text))) => from_xml(text.as_bytes()),
+            other => panic!("an XML text message, got {other:?}"),
+        }
+    };
+    let registered = next(ws.next().await);
+    assert_eq!(registered["rsc"], json!(2001), "{registered}");
+
+    // the writer registers and makes a container over HTTP in XML, readable by both
+    let client = reqwest::Client::new();
+    let (rsc, body) = http_xml(
+        &client,
+        format!("{base}/cse-in"),
+        "Chttpdoor",
+        2,
+        json!({"m2m:ae": {"rn": "httpdoor", "api": "Ndoor", "rr": false, "srv": ["4"]}}),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let (rsc, body) = http_xml(
+        &client,
+        format!("{base}/cse-in/httpdoor"),
+        "Chttpdoor",
+        1,
+        json!({"m2m:acp": {"rn": "share",
+            "pv": {"acr": [{"acor": ["Chttpdoor", "Cwsdoor"], "acop": 63}]},
+            "pvs": {"acr": [{"acor": ["Chttpdoor"], "acop": 63}]}}}),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let acpi = body["m2m:acp"]["ri"].clone();
+    let (rsc, body) = http_xml(
+        &client,
+        format!("{base}/cse-in/httpdoor"),
+        "Chttpdoor",
+        3,
+        json!({"m2m:cnt": {"rn": "noise", "acpi": [acpi]}}),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+
+    // subscribe over the WebSocket
+    ws.send(send(json!({"op": 1, "to": "cse-in/httpdoor/noise", "fr": "Cwsdoor", "rqi": "w2", "rvi": "4", "ty": 23,
+                        "pc": {"m2m:sub": {"rn": "listen", "nu": ["Cwsdoor"], "enc": {"net": [3]}}}})))
+        .await
+        .unwrap();
+    let subscribed = next(ws.next().await);
+    assert_eq!(subscribed["rsc"], json!(2001), "{subscribed}");
+
+    // an XML reading over HTTP ...
+    let (rsc, body) = http_xml(
+        &client,
+        format!("{base}/cse-in/httpdoor/noise"),
+        "Chttpdoor",
+        4,
+        json!({"m2m:cin": {"con": "61 dB"}}),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    // ... arrives as an XML NOTIFY over the subscriber's own WebSocket
+    let notification = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("a notification in time");
+    let notification = next(notification);
+    assert_eq!(notification["op"], json!(5), "{notification}");
+    assert_eq!(
+        notification["pc"]["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"],
+        json!("61 dB"),
+        "{notification}"
+    );
+    ws.send(send(
+        json!({"rsc": 2000, "rqi": notification["rqi"], "rvi": "4"}),
+    ))
+    .await
+    .unwrap();
 }
