@@ -3,7 +3,7 @@
 //! requests outstanding for `--seconds`, and prints throughput and latency.
 //! Works against any CSE that serves the MQTT binding.
 //!
-//! `cargo run --release -p urbis-mqtt --example load -- --url mqtt://127.0.0.1:1883 --qos 1`
+//! `cargo run --release -p urbis-mqtt --example mqtt_load -- --url mqtt://127.0.0.1:1883 --qos 1`
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! throughput and latency. Works against any CSE that serves CoAP with the
 //! TS-0008 option numbers.
 //!
-//! `cargo run --release -p urbis-coap --example load -- --addr 127.0.0.1:5683 --type con`
+//! `cargo run --release -p urbis-coap --example coap_load -- --addr 127.0.0.1:5683 --type con`
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
