@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the CSE (HTTP binding; embedded SQLite or PostgreSQL store).
+    /// Run the CSE: HTTP, and MQTT, CoAP, WebSocket when asked; SQLite or PostgreSQL store.
     Serve(serve::ServeArgs),
     /// Print configuration.
     Config {

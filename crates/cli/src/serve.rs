@@ -38,7 +38,7 @@ pub struct ServeArgs {
     /// Serve the upper tester interface (/__ut__) for conformance suites.
     #[arg(long)]
     upper_tester: bool,
-    /// Also serve requests from this MQTT broker, mqtt://HOST:PORT.
+    /// Also serve requests from this MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS; see [mqtt] ca_file).
     #[arg(long)]
     mqtt_url: Option<String>,
     /// Also serve CoAP (UDP) on this address, HOST:PORT.
