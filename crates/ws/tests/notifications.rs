@@ -343,3 +343,31 @@ async fn an_unreachable_ws_point_of_access_fails_verification_promptly() {
         "no dialed connection left behind"
     );
 }
+
+#[tokio::test]
+async fn a_declared_non_ws_point_of_access_is_not_bypassed() {
+    let cse = start().await;
+    let mut ae = Client::connect(cse.addr, Ser::Json).await;
+    let aei = ae
+        .register("Chttp", "http", Some("http://127.0.0.1:1/notify"))
+        .await;
+    assert!(
+        cse.transport.connected(&aei).is_some(),
+        "the connection reaches the AE"
+    );
+    ae.create(&aei, "cse-in/http", 3, json!({"m2m:cnt": {"rn": "data"}}))
+        .await;
+    let mut admin = Client::connect_as(cse.addr, Ser::Json, Some(ADMIN)).await;
+    let sub = admin
+        .request(
+            json!({"op": 1, "fr": ADMIN, "to": "cse-in/http/data", "ty": 23,
+                        "pc": {"m2m:sub": {"rn": "sub", "nu": [aei]}}}),
+        )
+        .await;
+    // the AE asked to be reached over HTTP (which this CSE cannot do here)
+    assert_ne!(sub["rsc"], json!(2001), "{sub}");
+    assert!(ae
+        .receive_within(Duration::from_millis(300))
+        .await
+        .is_none());
+}
