@@ -1,0 +1,24 @@
+//! U4SSC key performance indicators for smart sustainable cities (ITU-T Y.4903).
+//!
+//! The engine is an ordinary oneM2M application: it reads platform data over
+//! the HTTP binding of a running Urbis, combines it with imported statistics,
+//! computes each KPI per year with the catalogue's formula, checks plausibility
+//! and writes the results back as oneM2M resources and as a report.
+
+pub mod catalogue;
+
+pub use catalogue::{Catalogue, Kpi, Level, Scale};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("KPI catalogue: {0}")]
+    Catalogue(String),
+    #[error("statistics line {line}: {message}")]
+    Statistics { line: u64, message: String },
+    #[error("binding {name:?}: {message}")]
+    Binding { name: String, message: String },
+    #[error("bindings file: {0}")]
+    BindingsFile(String),
+    #[error("platform: {0}")]
+    Platform(String),
+}
