@@ -6,6 +6,8 @@
 //! and writes the results back as oneM2M resources and as a report.
 
 pub mod catalogue;
+pub mod stats;
+pub mod units;
 
 pub use catalogue::{Catalogue, Kpi, Level, Scale};
 
