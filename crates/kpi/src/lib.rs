@@ -5,7 +5,12 @@
 //! computes each KPI per year with the catalogue's formula, checks plausibility
 //! and writes the results back as oneM2M resources and as a report.
 
+pub mod bindings;
 pub mod catalogue;
+pub mod checks;
+pub mod compute;
+pub mod fetch;
+pub mod platform;
 pub mod stats;
 pub mod units;
 
