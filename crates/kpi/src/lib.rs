@@ -11,6 +11,8 @@ pub mod checks;
 pub mod compute;
 pub mod fetch;
 pub mod platform;
+pub mod publish;
+pub mod report;
 pub mod stats;
 pub mod units;
 
@@ -28,4 +30,24 @@ pub enum Error {
     BindingsFile(String),
     #[error("platform: {0}")]
     Platform(String),
+}
+
+/// Read the platform inputs of `bindings` and compute every KPI for `year`
+/// (and for earlier years where data exists).
+pub async fn build_report(
+    platform: &platform::Platform,
+    catalogue: &Catalogue,
+    bindings: &bindings::Bindings,
+    stats: &stats::Statistics,
+    year: i32,
+) -> Result<report::Report, Error> {
+    let data = fetch::fetch(platform, bindings).await?;
+    let results = compute::compute(&compute::Inputs {
+        catalogue,
+        bindings,
+        stats,
+        platform: &data,
+        year,
+    });
+    Ok(report::Report::new(catalogue, year, results))
 }

@@ -178,6 +178,18 @@ impl Platform {
         }
     }
 
+    /// Is there a resource at `path`?
+    pub async fn exists(&self, path: &str) -> Result<bool, Error> {
+        let answer = self
+            .send(reqwest::Method::GET, path, "rcn=1", None, None)
+            .await?;
+        match answer.rsc {
+            2000 => Ok(true),
+            4004 => Ok(false),
+            rsc => Err(Error::Platform(format!("GET {path}: rsc {rsc}"))),
+        }
+    }
+
     /// Create a resource; an existing one with the same name (4105) is fine.
     pub async fn ensure(
         &self,
