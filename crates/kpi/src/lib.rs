@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod platform;
 pub mod publish;
 pub mod report;
+pub mod simulate;
 pub mod stats;
 pub mod units;
 

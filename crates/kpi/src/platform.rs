@@ -191,13 +191,14 @@ impl Platform {
     }
 
     /// Create a resource; an existing one with the same name (4105) is fine.
+    /// Says whether it was created.
     pub async fn ensure(
         &self,
         parent: &str,
         ty: u32,
         body: Value,
         originator: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let answer = self
             .send(
                 reqwest::Method::POST,
@@ -208,7 +209,8 @@ impl Platform {
             )
             .await?;
         match answer.rsc {
-            2001 | 4105 => Ok(()),
+            2001 => Ok(true),
+            4105 => Ok(false),
             rsc => Err(Error::Platform(format!(
                 "create ty={ty} under {parent}: rsc {rsc} {}",
                 answer
