@@ -31,6 +31,8 @@ pub enum Error {
     BindingsFile(String),
     #[error("platform: {0}")]
     Platform(String),
+    #[error("writing the report: {0}")]
+    Output(String),
 }
 
 /// Read the platform inputs of `bindings` and compute every KPI for `year`

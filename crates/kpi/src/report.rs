@@ -62,7 +62,7 @@ impl Report {
 
     pub fn csv(&self, catalogue: &Catalogue) -> Result<String, crate::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let fail = |e: csv::Error| crate::Error::Catalogue(format!("writing CSV: {e}"));
+        let fail = |e: csv::Error| crate::Error::Output(e.to_string());
         w.write_record([
             "code",
             "name",
@@ -103,7 +103,7 @@ impl Report {
         }
         let bytes = w
             .into_inner()
-            .map_err(|e| crate::Error::Catalogue(format!("writing CSV: {e}")))?;
+            .map_err(|e| crate::Error::Output(e.to_string()))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }

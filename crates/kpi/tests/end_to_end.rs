@@ -10,7 +10,7 @@ use urbis_kpi::bindings::Bindings;
 use urbis_kpi::compute::{KpiResult, Status};
 use urbis_kpi::platform::Platform;
 use urbis_kpi::stats::Statistics;
-use urbis_kpi::{build_report, publish, report, Catalogue, Error};
+use urbis_kpi::{build_report, publish, report, simulate, Catalogue, Error};
 use urbis_store::sqlite::SqliteStore;
 
 async fn start() -> String {
@@ -302,4 +302,42 @@ async fn an_unknown_label_names_the_binding() {
         err.to_string(),
         "binding \"inputs.noise\": no container labelled \"noise/lden\" on the platform"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_city_fills_the_report() {
+    let base = start().await;
+    let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
+    let city = simulate::city(p.clone(), 2026).await.expect("simulate");
+    assert_eq!(city.devices, 100);
+    assert_eq!(city.readings, (365 + 365) * 7);
+    let again = simulate::city(p.clone(), 2026)
+        .await
+        .expect("simulate again");
+    assert_eq!((again.devices, again.readings), (0, 0));
+
+    let cat = Catalogue::embedded();
+    let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
+    let report = build_report(&p, cat, &bindings, &stats, 2026)
+        .await
+        .expect("report");
+    assert_eq!(report.coverage.all.reported, 13);
+    let r = &report.results;
+    // 42 of 50 water meters, 47 of 50 electricity meters are smart
+    assert!(close(find(r, "EC: ICT: WS: 1C", None, 2026).value, 84.0));
+    assert!(close(find(r, "EC: ICT: ES: 1C", None, 2026).value, 94.0));
+    // two years of air quality and electricity
+    for (code, part) in [("EN: EN: AQ: 1C", Some("NO2")), ("EN: E: E: 2C", None)] {
+        let years: Vec<i32> = r
+            .iter()
+            .filter(|x| x.code == code && x.part.as_deref() == part && x.value.is_some())
+            .map(|x| x.year)
+            .collect();
+        assert_eq!(years, vec![2025, 2026], "{code}");
+    }
+    assert!(r
+        .iter()
+        .filter(|x| x.year == 2026)
+        .all(|x| x.status != Status::Flagged));
 }
