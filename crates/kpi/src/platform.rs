@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// Results asked for per page; the CSE caps it at its own discovery limit.
+/// Results asked for per page; the CSE may cap it at its own discovery limit.
 const PAGE: usize = 1000;
 
 pub struct Platform {
@@ -141,7 +141,8 @@ impl Platform {
                 .unwrap_or_default();
             let n = page.len();
             out.extend(page);
-            if n < PAGE {
+            // the CSE may cap a page below PAGE, so only an empty page ends the list
+            if n == 0 {
                 return Ok(out);
             }
         }
@@ -172,7 +173,8 @@ impl Platform {
                 .unwrap_or_default();
             let n = page.len();
             out.extend(page);
-            if n < PAGE {
+            // the CSE may cap a page below PAGE, so only an empty page ends the list
+            if n == 0 {
                 return Ok(out);
             }
         }

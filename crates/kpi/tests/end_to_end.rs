@@ -13,11 +13,16 @@ use urbis_kpi::stats::Statistics;
 use urbis_kpi::{build_report, publish, report, simulate, Catalogue, Error};
 use urbis_store::sqlite::SqliteStore;
 
-async fn start() -> String {
+/// `discovery_limit` caps every page the CSE returns, to exercise paging.
+async fn start(discovery_limit: u64) -> String {
     let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let cse = Cse::open(CseConfig::default(), store).expect("open CSE");
+    let config = CseConfig {
+        discovery_limit,
+        ..CseConfig::default()
+    };
+    let cse = Cse::open(config, store).expect("open CSE");
     cse.start_background();
     tokio::spawn(async move {
         urbis_http::serve(
@@ -181,7 +186,7 @@ fn close(v: Option<f64>, want: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kpis_from_a_running_cse() {
-    let base = start().await;
+    let base = start(2).await;
     let p = Platform::new(&base, "cse-in", "CAdmin").expect("client");
     city(&p).await;
     let cat = Catalogue::embedded();
@@ -287,7 +292,7 @@ async fn kpis_from_a_running_cse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_label_names_the_binding() {
-    let base = start().await;
+    let base = start(10_000).await;
     let p = Platform::new(&base, "cse-in", "CAdmin").expect("client");
     let cat = Catalogue::embedded();
     let bindings = Bindings::parse(
@@ -306,7 +311,7 @@ async fn an_unknown_label_names_the_binding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_city_fills_the_report() {
-    let base = start().await;
+    let base = start(10_000).await;
     let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
     let city = simulate::city(p.clone(), 2026).await.expect("simulate");
     assert_eq!(city.devices, 100);
