@@ -144,18 +144,7 @@ impl Bindings {
                 .ok_or_else(|| fail("unknown KPI code".into()))?;
             let part = match &raw.part {
                 None => None,
-                Some(p) => Some(
-                    kpi.data_points
-                        .iter()
-                        .find(|d| d.eq_ignore_ascii_case(p))
-                        .cloned()
-                        .ok_or_else(|| {
-                            fail(format!(
-                                "no data point {p:?} (it has: {})",
-                                kpi.data_points.join(", ")
-                            ))
-                        })?,
-                ),
+                Some(p) => Some(kpi.data_point(p).map_err(fail)?.to_owned()),
             };
             let formula = match (raw.value, raw.ratio, raw.per_capita) {
                 (Some(v), None, None) => Formula::Value(v),

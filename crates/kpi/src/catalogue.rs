@@ -81,6 +81,21 @@ impl Kpi {
         }
     }
 
+    /// The data point called `name` (case-insensitive), in the catalogue's spelling.
+    pub fn data_point(&self, name: &str) -> Result<&str, String> {
+        self.data_points
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(name.trim()))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                format!(
+                    "KPI {} has no data point {name:?} (it has: {})",
+                    self.code,
+                    self.data_points.join(", ")
+                )
+            })
+    }
+
     /// A oneM2M resource name for the code: `EN: EN: AQ: 1C` -> `EN-EN-AQ-1C`.
     pub fn resource_name(&self) -> String {
         sanitize_code(&self.code)

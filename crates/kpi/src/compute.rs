@@ -206,15 +206,7 @@ fn evaluate(inp: &Inputs, kpi: &Kpi, b: &KpiBinding, year: i32) -> Result<Quanti
             ratio(num, den, multiplier, kpi.scale() == Scale::Percent)
         }
         Formula::PerCapita(n, p) => {
-            let num = input(inp, n, year)?;
-            let num = match (num.unit, units::kpi_unit(&kpi.unit)) {
-                (Some(from), Some(to)) => Quantity {
-                    value: units::convert(num.value, from, to, part)?,
-                    unit: Some(to),
-                    sources: num.sources,
-                },
-                _ => num,
-            };
+            let num = to_kpi_unit(kpi, part, input(inp, n, year)?)?;
             let pop = input(inp, p, year)?;
             let multiplier = b.factor.unwrap_or(match kpi.scale() {
                 Scale::Per100k => 100_000.0,

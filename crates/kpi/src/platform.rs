@@ -192,6 +192,24 @@ impl Platform {
         }
     }
 
+    /// POST a new resource of type `ty`; the answer's rsc tells what happened.
+    async fn post(
+        &self,
+        parent: &str,
+        ty: u32,
+        body: Value,
+        originator: &str,
+    ) -> Result<Answer, Error> {
+        self.send(
+            reqwest::Method::POST,
+            parent,
+            "",
+            Some(originator),
+            Some((ty, body)),
+        )
+        .await
+    }
+
     /// Create a resource; an existing one with the same name (4105) is fine.
     /// Says whether it was created.
     pub async fn ensure(
@@ -201,26 +219,11 @@ impl Platform {
         body: Value,
         originator: &str,
     ) -> Result<bool, Error> {
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                parent,
-                "",
-                Some(originator),
-                Some((ty, body)),
-            )
-            .await?;
+        let answer = self.post(parent, ty, body, originator).await?;
         match answer.rsc {
             2001 => Ok(true),
             4105 => Ok(false),
-            rsc => Err(Error::Platform(format!(
-                "create ty={ty} under {parent}: rsc {rsc} {}",
-                answer
-                    .body
-                    .get("m2m:dbg")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            ))),
+            _ => Err(refused(parent, ty, &answer)),
         }
     }
 
@@ -232,27 +235,23 @@ impl Platform {
         body: Value,
         originator: &str,
     ) -> Result<(), Error> {
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                parent,
-                "",
-                Some(originator),
-                Some((ty, body)),
-            )
-            .await?;
+        let answer = self.post(parent, ty, body, originator).await?;
         if answer.rsc == 2001 {
             Ok(())
         } else {
-            Err(Error::Platform(format!(
-                "create ty={ty} under {parent}: rsc {} {}",
-                answer.rsc,
-                answer
-                    .body
-                    .get("m2m:dbg")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            )))
+            Err(refused(parent, ty, &answer))
         }
     }
+}
+
+fn refused(parent: &str, ty: u32, answer: &Answer) -> Error {
+    Error::Platform(format!(
+        "create ty={ty} under {parent}: rsc {} {}",
+        answer.rsc,
+        answer
+            .body
+            .get("m2m:dbg")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    ))
 }

@@ -126,19 +126,7 @@ fn parse_key(text: &str, catalogue: &Catalogue) -> Result<Key, String> {
             .ok_or_else(|| format!("unknown KPI {code:?}"))?;
         let part = match part {
             None => None,
-            Some(p) => Some(
-                kpi.data_points
-                    .iter()
-                    .find(|d| d.eq_ignore_ascii_case(p))
-                    .cloned()
-                    .ok_or_else(|| {
-                        format!(
-                            "KPI {} has no data point {p:?} (it has: {})",
-                            kpi.code,
-                            kpi.data_points.join(", ")
-                        )
-                    })?,
-            ),
+            Some(p) => Some(kpi.data_point(p)?.to_owned()),
         };
         return Ok(Key::Kpi {
             code: kpi.resource_name(),
