@@ -1,5 +1,6 @@
 //! `urbis`: run a oneM2M CSE, print its configuration, or benchmark one.
 
+mod kpi;
 mod serve;
 mod settings;
 
@@ -22,6 +23,16 @@ struct Cli {
 enum Command {
     /// Run the CSE: HTTP, and MQTT, CoAP, WebSocket when asked; SQLite or PostgreSQL store.
     Serve(serve::ServeArgs),
+    /// U4SSC smart-sustainable-city KPIs (ITU-T Y.4903) from a running Urbis.
+    Kpi {
+        #[command(subcommand)]
+        what: kpi::KpiCommand,
+    },
+    /// Create simulated data on a running Urbis.
+    Simulate {
+        #[command(subcommand)]
+        what: kpi::SimulateCommand,
+    },
     /// Print configuration.
     Config {
         #[command(subcommand)]
@@ -45,6 +56,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Kpi { what } => kpi::run(what),
+        Command::Simulate { what } => kpi::simulate(what),
         Command::Config {
             what: ConfigCommand::Default,
         } => {

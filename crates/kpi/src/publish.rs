@@ -1,0 +1,113 @@
+//! The results as oneM2M resources, so any application can discover and
+//! subscribe to them: AE `urbis-kpi`, one container per KPI, one
+//! contentInstance per year (label `year/<year>`). The container's name and
+//! label use the sanitized code (`kpi/EN-EN-AQ-1C`): a label list in a query
+//! string is split at spaces and `+`, so `kpi/EN: EN: AQ: 1C` could never be
+//! discovered over HTTP. The full code is in every instance's `con`.
+
+use serde_json::{json, Value};
+
+use crate::catalogue::Catalogue;
+use crate::compute::{KpiResult, Status};
+use crate::platform::Platform;
+use crate::report::Report;
+use crate::Error;
+
+pub const AE_NAME: &str = "urbis-kpi";
+pub const AE_ORIGINATOR: &str = "Curbis-kpi";
+
+/// Write every KPI result of the report; returns the number of instances created.
+pub async fn publish(
+    platform: &Platform,
+    catalogue: &Catalogue,
+    report: &Report,
+) -> Result<usize, Error> {
+    let cse = platform.cse_name().to_owned();
+    let ae = format!("{cse}/{AE_NAME}");
+    // a second registration of the same AE-ID is refused (4117), so look first
+    if !platform.exists(&ae).await? {
+        platform
+            .create(
+                &cse,
+                2,
+                json!({"m2m:ae": {"rn": AE_NAME, "api": "Nurbis-kpi", "rr": false, "srv": ["3"],
+                "lbl": ["urbis/kpi"]}}),
+                AE_ORIGINATOR,
+            )
+            .await?;
+    }
+    let mut created = 0;
+    for kpi in &catalogue.kpis {
+        let rn = kpi.resource_name();
+        platform
+            .ensure(
+                &ae,
+                3,
+                json!({"m2m:cnt": {"rn": rn, "lbl": [format!("kpi/{rn}")]}}),
+                AE_ORIGINATOR,
+            )
+            .await?;
+        let mine: Vec<&KpiResult> = report
+            .results
+            .iter()
+            .filter(|r| r.code == kpi.code)
+            .collect();
+        let mut years: Vec<i32> = mine.iter().map(|r| r.year).collect();
+        years.sort_unstable();
+        years.dedup();
+        for year in years {
+            let of_year: Vec<&KpiResult> =
+                mine.iter().copied().filter(|r| r.year == year).collect();
+            platform
+                .create(
+                    &format!("{ae}/{rn}"),
+                    4,
+                    json!({"m2m:cin": {
+                        "cnf": "application/json:0",
+                        "lbl": [format!("year/{year}")],
+                        "con": content(&kpi.code, &kpi.unit, year, &of_year),
+                    }}),
+                    AE_ORIGINATOR,
+                )
+                .await?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// One year of a KPI: its value, or its data points under `parts`.
+pub fn content(code: &str, unit: &str, year: i32, results: &[&KpiResult]) -> Value {
+    let one = |r: &KpiResult| {
+        json!({
+            "value": r.value,
+            "status": r.status.as_str(),
+            "reason": r.reason,
+            "warnings": r.warnings,
+            "sources": r.sources,
+        })
+    };
+    let with_parts = results.iter().any(|r| r.part.is_some());
+    let mut con = if with_parts {
+        let status = if results.iter().any(|r| r.status == Status::Flagged) {
+            Status::Flagged
+        } else if results.iter().any(|r| r.status.has_value()) {
+            Status::Reported
+        } else {
+            Status::NotAvailable
+        };
+        let parts: serde_json::Map<String, Value> = results
+            .iter()
+            .map(|r| (r.part.clone().unwrap_or_else(|| "all".into()), one(r)))
+            .collect();
+        json!({"status": status.as_str(), "parts": parts})
+    } else {
+        results.first().map(|r| one(r)).unwrap_or(Value::Null)
+    };
+    if let Value::Object(o) = &mut con {
+        o.insert("code".into(), json!(code));
+        o.insert("year".into(), json!(year));
+        o.insert("unit".into(), json!(unit));
+    }
+    con
+}
