@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use urbis_core::Cse;
 use urbis_http::client::HttpTransport;
-use urbis_store::postgres::PostgresStore;
+use urbis_store::postgres::{PostgresOptions, PostgresStore};
 use urbis_store::sqlite::SqliteStore;
 use urbis_store::Store;
 
@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Store the data in PostgreSQL: postgres://USER:PASSWORD@HOST:PORT/DB.
     #[arg(long, env = "URBIS_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// PostgreSQL: this node is the database's only user (keeps a read cache;
+    /// other nodes are refused). Without it, several nodes may share the database.
+    #[arg(long)]
+    single_node: bool,
     /// Service provider ID.
     #[arg(long)]
     sp_id: Option<String>,
@@ -62,6 +66,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(url) = args.database_url {
         settings.store.database_url = url;
+    }
+    if args.single_node {
+        settings.store.single_node = true;
     }
     if let Some(sp_id) = args.sp_id {
         settings.cse.sp_id = sp_id;
@@ -99,7 +106,14 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = if !settings.store.database_url.is_empty() {
         let url = &settings.store.database_url;
         Arc::new(
-            PostgresStore::open(url, settings.store.pool_size as usize).with_context(|| {
+            PostgresStore::connect(
+                url,
+                &PostgresOptions {
+                    readers: settings.store.pool_size as usize,
+                    single_node: settings.store.single_node,
+                },
+            )
+            .with_context(|| {
                 format!(
                     "cannot open the store at {}",
                     urbis_store::postgres::describe_url(url)

@@ -35,6 +35,10 @@ pub struct StoreSettings {
     pub database_url: String,
     /// PostgreSQL: reader connections (each on a thread of its own).
     pub pool_size: u32,
+    /// PostgreSQL: this node is the database's only user; keeps the
+    /// write-through cache and refuses other nodes. Off: any number of
+    /// nodes may share the database and act as one CSE.
+    pub single_node: bool,
 }
 
 impl Default for StoreSettings {
@@ -44,6 +48,7 @@ impl Default for StoreSettings {
             in_memory: false,
             database_url: String::new(),
             pool_size: 4,
+            single_node: false,
         }
     }
 }

@@ -13,6 +13,10 @@ pub fn spawn_sweeper(cse: Cse) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(cse.expiration_check_ms())).await;
+            // several nodes on one database: only the elected one sweeps
+            if !cse.store().leads_background_work() {
+                continue;
+            }
             if let Err(err) = sweep(&cse).await {
                 tracing::warn!(%err, "expiry sweep failed");
             }

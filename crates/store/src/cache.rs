@@ -47,6 +47,9 @@ struct State {
 }
 
 pub(crate) struct Cache {
+    /// Off where other processes write the same database: nothing is kept,
+    /// every lookup goes to the database.
+    enabled: bool,
     state: RwLock<State>,
     watched: RwLock<HashSet<String>>,
     generation: AtomicU64,
@@ -56,6 +59,7 @@ pub(crate) struct Cache {
 impl Cache {
     pub(crate) fn new(capacity: usize, watched: HashSet<String>) -> Cache {
         Cache {
+            enabled: true,
             state: RwLock::new(State::default()),
             watched: RwLock::new(watched),
             generation: AtomicU64::new(0),
@@ -63,15 +67,35 @@ impl Cache {
         }
     }
 
+    /// A cache that holds nothing (another node's commit would leave it
+    /// stale) and reports every resource as possibly watched.
+    pub(crate) fn disabled() -> Cache {
+        Cache {
+            enabled: false,
+            ..Cache::new(0, HashSet::new())
+        }
+    }
+
+    /// Whether another process may change the data behind this cache.
+    pub(crate) fn is_shared(&self) -> bool {
+        !self.enabled
+    }
+
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
     pub(crate) fn get(&self, ri: &str) -> Option<Arc<Resource>> {
+        if !self.enabled {
+            return None;
+        }
         self.state.read().by_ri.get(ri).cloned()
     }
 
     pub(crate) fn get_by_path(&self, path: &str) -> Option<Arc<Resource>> {
+        if !self.enabled {
+            return None;
+        }
         let state = self.state.read();
         state
             .by_path
@@ -81,12 +105,15 @@ impl Cache {
     }
 
     pub(crate) fn latest(&self, holder: &str) -> Option<Arc<Resource>> {
+        if !self.enabled {
+            return None;
+        }
         self.state.read().latest.get(holder).cloned()
     }
 
     /// Whether `ri` has (or may have) subscription children.
     pub(crate) fn is_watched(&self, ri: &str) -> bool {
-        self.watched.read().contains(ri)
+        !self.enabled || self.watched.read().contains(ri)
     }
 
     /// Record that `ri` gets a subscription. Never undone: a stale entry only
@@ -100,7 +127,7 @@ impl Cache {
     /// Cache a value read from the database, unless a commit was published
     /// after `seen` (the value may then be older than the cache's).
     pub(crate) fn fill(&self, seen: u64, resource: &Resource) {
-        if is_instance(resource.ty) {
+        if !self.enabled || is_instance(resource.ty) {
             return;
         }
         let mut state = self.state.write();
@@ -112,6 +139,9 @@ impl Cache {
     }
 
     pub(crate) fn fill_latest(&self, seen: u64, holder: &str, instance: &Resource) {
+        if !self.enabled {
+            return;
+        }
         let mut state = self.state.write();
         if self.generation() != seen {
             return;
@@ -124,7 +154,7 @@ impl Cache {
 
     /// Apply a committed group's changes, in order.
     pub(crate) fn publish(&self, changes: Vec<Change>) {
-        if changes.is_empty() {
+        if !self.enabled || changes.is_empty() {
             return;
         }
         let mut state = self.state.write();

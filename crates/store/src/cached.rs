@@ -5,9 +5,8 @@
 //! cache the same way for every store. The rules are in `cache.rs`.
 //!
 //! The cache is only right while this process is the only writer of the
-//! database. Several nodes on one PostgreSQL database would each need to learn
-//! of the others' commits (e.g. LISTEN/NOTIFY carrying the changed paths, fed
-//! into `Cache::publish` / `Cache::reset`) or run without the cache.
+//! database. Where several nodes share a PostgreSQL database the cache is
+//! disabled (`Cache::disabled`): every lookup below falls through to `raw`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -233,6 +232,13 @@ impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
         self.raw.update(resource, labels_changed)?;
         self.record(resource, true);
         Ok(())
+    }
+
+    fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
+        if self.cache.is_shared() {
+            return self.raw.lock(ri);
+        }
+        self.get(ri)
     }
 
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {

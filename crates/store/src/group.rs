@@ -35,6 +35,9 @@ pub(crate) trait Session {
     type Txn<'a>: WriteTxn
     where
         Self: 'a;
+    /// Savepoint steps cost nothing until the job sends a statement: issue
+    /// them for every job, even a group's only one.
+    const LAZY_SAVEPOINTS: bool = false;
     fn step(&mut self, step: Step) -> StoreResult<()>;
     /// Plain (uncached) queries inside the open transaction.
     fn txn(&mut self) -> Self::Txn<'_>;
@@ -65,7 +68,7 @@ pub(crate) fn run_group<S: Session>(
         tracing::error!(%err, "cannot begin a write transaction");
         return Err(err);
     }
-    let savepoints = group.len() > 1;
+    let savepoints = S::LAZY_SAVEPOINTS || group.len() > 1;
     let mut changes = GroupChanges::default();
     // Each answer with the job's own failure, if its savepoint could not be kept.
     let mut answers: Vec<(Completion, Option<StoreError>)> = Vec::with_capacity(group.len());

@@ -87,6 +87,14 @@ pub trait WriteTxn: ReadTxn {
     fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()>;
     /// Delete the resource at `path` and everything below it; returns how many.
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize>;
+    /// Read `ri` in order to change it (a read-modify-write such as a
+    /// container's `cni`). Where several nodes write one database, the row
+    /// stays locked until the job's group commits, so that writers of the
+    /// same resource on other nodes wait for each other instead of
+    /// overwriting each other.
+    fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
+        self.get(ri)
+    }
 }
 
 /// What a job hands back to the writer: whether to roll its savepoint back, and
@@ -105,6 +113,11 @@ pub trait Store: Send + Sync + 'static {
     fn submit(&self, job: WriteJob);
     /// A short description for logs (`sqlite:./urbis-data/urbis.db`).
     fn describe(&self) -> String;
+    /// Whether this node runs the background work (expiry) now. Several
+    /// nodes on one database elect one; a store of its own always does.
+    fn leads_background_work(&self) -> bool {
+        true
+    }
 }
 
 /// Wrap `f` as a job whose outcome (after the commit) goes to `reply`.

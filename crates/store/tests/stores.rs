@@ -424,7 +424,10 @@ async fn postgres_reconnects_after_losing_its_connections() {
     })
     .join()
     .unwrap();
-    assert_eq!(ended, 3, "two readers and the writer");
+    assert_eq!(
+        ended, 4,
+        "two readers, the writer and the leadership session"
+    );
 
     let mut failures = 0;
     let mut counted = None;

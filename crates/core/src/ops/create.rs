@@ -99,8 +99,10 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
     let parent_ri = parent.ri().to_owned();
     let (resource, notifications) = urbis_store::write(cse.store(), move |txn| {
         let mut resource = resource;
+        // locked: creates under one parent (its counters, its subscriptions)
+        // take turns across nodes
         let mut parent = txn
-            .get(&parent_ri)?
+            .lock(&parent_ri)?
             .ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
         let mut notifications = Vec::new();
         let now = time::now_string();

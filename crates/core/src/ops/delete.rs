@@ -94,8 +94,9 @@ pub async fn remove(cse: &Cse, ri: &str, originator: &str) -> CseResult<()> {
     let originator = originator.to_owned();
     let job_cse = cse.clone();
     let notifications = urbis_store::write(cse.store(), move |txn| {
+        // locked: of two deletes on different nodes, one finds it gone
         let resource = txn
-            .get(&ri)?
+            .lock(&ri)?
             .ok_or_else(|| CseError::not_found("the resource is already gone"))?;
         let mut notifications = Vec::new();
         remove_in_txn(&job_cse, txn, &resource, &originator, &mut notifications)?;

@@ -83,7 +83,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
     let job_originator = originator.clone();
     let (updated, notifications) = urbis_store::write(cse.store(), move |txn| {
         let mut resource = txn
-            .get(&ri)?
+            .lock(&ri)?
             .ok_or_else(|| CseError::not_found("the resource is gone"))?;
         let previous = resource.clone();
         apply_changes(&job_cse, &mut resource, &job_changes, parent_et.as_deref())?;

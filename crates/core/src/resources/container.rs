@@ -136,7 +136,7 @@ pub fn instance_removed(
     if !root_of_delete {
         return Ok(());
     }
-    if let Some(mut holder) = ctx.txn.get(instance.pi())? {
+    if let Some(mut holder) = ctx.txn.lock(instance.pi())? {
         let size = instance.u64_attr("cs").unwrap_or(0);
         let cni = holder.u64_attr("cni").unwrap_or(0);
         let cbs = holder.u64_attr("cbs").unwrap_or(0);

@@ -1,8 +1,10 @@
-//! One connection and the queries on it.
+//! The queries, over any connection that runs statements ([`Sql`]), and the
+//! readers' connection ([`Conn`]).
 //!
-//! A [`Conn`] belongs to one thread (a reader or the writer) for its whole
-//! life: the `postgres` client runs a runtime of its own and must not be used
-//! from inside Tokio, so no async task ever touches it.
+//! A [`Conn`] belongs to one reader thread for its whole life: the `postgres`
+//! client runs a runtime of its own and must not be used from inside Tokio,
+//! so no async task ever touches it. The writer has a pipelining connection
+//! of its own (`pipeline.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,16 +16,20 @@ use urbis_model::{Attrs, Resource};
 
 use crate::{ReadTxn, StoreError, StoreResult, WriteTxn};
 
+/// A connection that runs prepared statements.
+pub(super) trait Sql {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>>;
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64>;
+    /// Simple-protocol statements (transaction control, DDL).
+    fn batch(&mut self, sql: &str) -> StoreResult<()>;
+}
+
 pub(super) struct Conn {
     config: Config,
     read_only: bool,
     client: Option<Client>,
     /// Prepared statements by their text, for the life of the session.
     statements: HashMap<String, Statement>,
-    /// A statement failed inside the open transaction: PostgreSQL refuses
-    /// everything but a rollback until then. Mirrors the server's state so
-    /// that a job which swallowed an error is not reported as committed.
-    pub(super) failed: bool,
 }
 
 impl Conn {
@@ -33,7 +39,6 @@ impl Conn {
             read_only,
             client: None,
             statements: HashMap::new(),
-            failed: false,
         };
         conn.ready()?;
         Ok(conn)
@@ -47,24 +52,11 @@ impl Conn {
         }
         self.client = None;
         self.statements.clear();
-        self.failed = false;
         let mut client = self.config.connect(NoTls)?;
         if self.read_only {
             client.batch_execute("SET default_transaction_read_only = on")?;
-        } else {
-            insist_on_durability(&mut client)?;
         }
         self.client = Some(client);
-        Ok(())
-    }
-
-    /// Fails when the open transaction can no longer commit.
-    pub(super) fn usable(&self) -> StoreResult<()> {
-        if self.failed {
-            return Err(StoreError::Transaction(
-                "a statement failed in this transaction".into(),
-            ));
-        }
         Ok(())
     }
 
@@ -76,7 +68,6 @@ impl Conn {
 
     fn note<T>(&mut self, result: Result<T, ::postgres::Error>) -> StoreResult<T> {
         result.map_err(|err| {
-            self.failed = true;
             if session_ended(&err) {
                 // reconnect at the next `ready`, rather than fail once more
                 // on a session the server has already closed
@@ -84,12 +75,6 @@ impl Conn {
             }
             classify(err)
         })
-    }
-
-    /// Simple-protocol statements (transaction control, DDL): one round trip.
-    pub(super) fn batch(&mut self, sql: &str) -> StoreResult<()> {
-        let result = self.client()?.batch_execute(sql);
-        self.note(result)
     }
 
     fn prepared(&mut self, sql: &str) -> StoreResult<Statement> {
@@ -101,24 +86,23 @@ impl Conn {
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
+}
 
-    pub(super) fn query(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<Vec<Row>> {
+impl Sql for Conn {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
         let statement = self.prepared(sql)?;
         let result = self.client()?.query(&statement, params);
         self.note(result)
     }
 
-    pub(super) fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<u64> {
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
         let statement = self.prepared(sql)?;
         let result = self.client()?.execute(&statement, params);
+        self.note(result)
+    }
+
+    fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        let result = self.client()?.batch_execute(sql);
         self.note(result)
     }
 }
@@ -126,31 +110,29 @@ impl Conn {
 /// Callers are told a write is done once COMMIT returns; that must mean it
 /// is on disk. A server configured otherwise is overruled for this session
 /// (`synchronous_commit`) or at least named in the log (`fsync`).
-fn insist_on_durability(client: &mut Client) -> Result<(), ::postgres::Error> {
-    let setting = |client: &mut Client, name: &str| -> Option<String> {
-        let rows = client.simple_query(&format!("SHOW {name}")).ok()?;
-        rows.into_iter().find_map(|message| match message {
-            ::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        })
-    };
-    if setting(client, "synchronous_commit").as_deref() == Some("off") {
-        tracing::warn!(
-            "the server has synchronous_commit = off; the store turns it on for its writes"
-        );
-        client.batch_execute("SET synchronous_commit = on")?;
-    }
-    if setting(client, "fsync").as_deref() == Some("off") {
+/// `synchronous_commit` and `fsync` as the server has them: a reason to turn
+/// the first on for the writer's session, a reason to warn for the second.
+pub(super) fn durability_advice(
+    synchronous_commit: Option<&str>,
+    fsync: Option<&str>,
+) -> Option<&'static str> {
+    if fsync == Some("off") {
         tracing::error!(
             "the PostgreSQL server runs with fsync = off: acknowledged writes can be lost on a crash"
         );
     }
-    Ok(())
+    if synchronous_commit == Some("off") {
+        tracing::warn!(
+            "the server has synchronous_commit = off; the store turns it on for its writes"
+        );
+        return Some("SET synchronous_commit = on");
+    }
+    None
 }
 
 /// The server ended the session (FATAL, e.g. terminated by an administrator
 /// or a shutdown), or the connection is gone.
-fn session_ended(err: &::postgres::Error) -> bool {
+pub(super) fn session_ended(err: &::postgres::Error) -> bool {
     use ::postgres::error::Severity;
     err.is_closed()
         || err.as_db_error().is_some_and(|db| {
@@ -162,7 +144,7 @@ fn session_ended(err: &::postgres::Error) -> bool {
 }
 
 /// A uniqueness clash is the caller's conflict, anything else the database's.
-fn classify(err: ::postgres::Error) -> StoreError {
+pub(super) fn classify(err: ::postgres::Error) -> StoreError {
     if err.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         let on_path = err
             .as_db_error()
@@ -202,6 +184,14 @@ const INSERT: &str = "WITH r AS (
         ON CONFLICT DO NOTHING RETURNING seq),
     l AS (INSERT INTO labels (lbl, seq) SELECT DISTINCT x, r.seq FROM r, unnest($8::text[]) AS x)
     SELECT seq FROM r";
+/// A read for a read-modify-write: the row stays locked until the
+/// transaction ends, so writers on other nodes wait for it.
+const LOCK: &str = select!("WHERE ri = $1 FOR UPDATE");
+const LOCK_NOWAIT: &str = select!("WHERE ri = $1 FOR UPDATE NOWAIT");
+/// Many attribute updates (the group's deferred ones) in one statement.
+pub(super) const UPDATE_MANY: &str = r#"UPDATE resources AS r SET et = u.et, body = u.body
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(ri, et, body)
+    WHERE r.ri = u.ri COLLATE "C""#;
 const PATH_TAKEN: &str = "SELECT 1 FROM resources WHERE path = $1";
 const UPDATE: &str = "UPDATE resources SET et = $2, body = $3 WHERE ri = $1";
 const UPDATE_RETURNING_SEQ: &str =
@@ -249,7 +239,7 @@ fn first(rows: Vec<Row>) -> StoreResult<Option<Resource>> {
     rows.first().map(decode).transpose()
 }
 
-fn body_of(resource: &Resource) -> String {
+pub(super) fn body_of(resource: &Resource) -> String {
     serde_json::Value::Object(resource.attrs.clone()).to_string()
 }
 
@@ -259,12 +249,12 @@ fn ty_param(ty: u32) -> StoreResult<i32> {
 
 /// Plain queries on a connection: what a reader thread runs for a caller, and
 /// the writer's open transaction. The cache is added by `cached`.
-pub(super) struct Raw<'c> {
-    conn: RefCell<&'c mut Conn>,
+pub(super) struct Raw<'c, C: Sql = Conn> {
+    conn: RefCell<&'c mut C>,
 }
 
-impl<'c> Raw<'c> {
-    pub(super) fn new(conn: &'c mut Conn) -> Self {
+impl<'c, C: Sql> Raw<'c, C> {
+    pub(super) fn new(conn: &'c mut C) -> Self {
         Raw {
             conn: RefCell::new(conn),
         }
@@ -272,6 +262,13 @@ impl<'c> Raw<'c> {
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
         self.conn.borrow_mut().query(sql, params)
+    }
+
+    /// Read `ri` and lock its row until the transaction ends; without
+    /// `wait`, fail at once (SQLSTATE 55P03) if another transaction holds it.
+    pub(super) fn lock_row(&self, ri: &str, wait: bool) -> StoreResult<Option<Resource>> {
+        let sql = if wait { LOCK } else { LOCK_NOWAIT };
+        first(self.query(sql, &[&ri])?)
     }
 
     /// Resources that have subscription children.
@@ -283,7 +280,7 @@ impl<'c> Raw<'c> {
     }
 }
 
-impl ReadTxn for Raw<'_> {
+impl<C: Sql> ReadTxn for Raw<'_, C> {
     fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
         first(self.query(GET, &[&ri])?)
     }
@@ -328,7 +325,7 @@ impl ReadTxn for Raw<'_> {
     }
 }
 
-impl WriteTxn for Raw<'_> {
+impl<C: Sql> WriteTxn for Raw<'_, C> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
         let labels = resource.labels();
         let rows = self.query(

@@ -4,7 +4,10 @@
 //! - `schema`: versioned migrations (`urbis_schema_version`);
 //! - `readers`: a fixed pool of threads, each owning a read-only connection;
 //! - `writer`: one thread owning the write connection, committing jobs in
-//!   groups (`group.rs`), each job in its own savepoint;
+//!   groups (`group.rs`), each job in its own savepoint, updates deferred to
+//!   the COMMIT; `pipeline`: that connection, which pipelines statements;
+//! - `locks`: advisory locks (migrations, which nodes share the database,
+//!   leadership of background work);
 //! - `scratch`: throw-away schemas for tests.
 //!
 //! Every connection lives on a thread of its own: the core calls readers from
@@ -12,11 +15,15 @@
 //! of its own) cannot be used. Callers block on a channel instead, as long as
 //! an SQLite read would block them.
 //!
-//! The write-through cache (`cache.rs`) is used as in SQLite. It is right only
-//! while this process is the database's one writer: see `cached.rs` for what
-//! several nodes on one database would need.
+//! By default the database may be shared by several nodes ([`Sharing`]): the
+//! write-through cache is off (another node's commit would leave it stale),
+//! read-modify-writes lock their rows, and one node leads background work.
+//! A single-node store ([`PostgresOptions::single_node`]) keeps the cache, as
+//! SQLite does, and holds an advisory lock that keeps other nodes out.
 
 mod conn;
+mod locks;
+mod pipeline;
 mod readers;
 mod schema;
 mod scratch;
@@ -35,6 +42,28 @@ use crate::cached::CachedReader;
 use crate::{ReadTxn, Store, StoreError, StoreResult, WriteJob};
 use readers::{Dispatch, Readers};
 pub use scratch::ScratchSchema;
+use writer::Sharing;
+
+/// How to run a PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Reader connections (the writer and, when shared, the leadership
+    /// session have one more each).
+    pub readers: usize,
+    /// This node is the database's only user: keep the write-through cache,
+    /// lock nothing. Other nodes are refused while it runs (and it is
+    /// refused while they run).
+    pub single_node: bool,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            readers: 4,
+            single_node: false,
+        }
+    }
+}
 
 /// Most resources the cache holds before it starts over.
 const CACHE_CAPACITY: usize = 200_000;
@@ -45,44 +74,80 @@ pub struct PostgresStore {
     readers: Option<Readers>,
     jobs: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// `None` for a single-node store, which always leads.
+    leadership: Option<locks::Leadership>,
     /// Dropped after the threads have stopped.
     scratch: Option<ScratchSchema>,
 }
 
 impl PostgresStore {
     /// Connect to `url` (`postgres://user:password@host:port/db`), create or
-    /// upgrade the schema, and start the writer and `readers` reader threads.
+    /// upgrade the schema, and start the writer and `readers` reader threads,
+    /// on a database that other nodes may share.
     pub fn open(url: &str, readers: usize) -> StoreResult<PostgresStore> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| StoreError::Open(format!("invalid database URL: {e}")))?;
+        PostgresStore::connect(
+            url,
+            &PostgresOptions {
+                readers,
+                single_node: false,
+            },
+        )
+    }
+
+    pub fn connect(url: &str, options: &PostgresOptions) -> StoreResult<PostgresStore> {
+        let invalid = |e: ::postgres::Error| StoreError::Open(format!("invalid database URL: {e}"));
+        let mut config: Config = url.parse().map_err(invalid)?;
+        let mut writer_config: tokio_postgres::Config = url.parse().map_err(invalid)?;
         if config.get_application_name().is_none() {
             config.application_name("urbis");
+            writer_config.application_name("urbis");
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
+            writer_config.connect_timeout(Duration::from_secs(10));
         }
         let described = describe(&config);
-        let cache = Arc::new(Cache::new(CACHE_CAPACITY, Default::default()));
-        let (jobs, writer) = writer::start(config.clone(), cache.clone())?;
+        let (sharing, cache) = match options.single_node {
+            true => (
+                Sharing::SingleNode,
+                Cache::new(CACHE_CAPACITY, Default::default()),
+            ),
+            false => (Sharing::Shared, Cache::disabled()),
+        };
+        let cache = Arc::new(cache);
+        let (jobs, writer) = writer::start(writer_config, sharing, cache.clone())?;
         let mut store = PostgresStore {
             described,
             cache,
             readers: None,
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
+            leadership: None,
             scratch: None,
         };
         // On failure, dropping `store` stops the writer again.
-        store.readers = Some(Readers::start(&config, readers.max(1))?);
+        store.readers = Some(Readers::start(&config, options.readers.max(1))?);
+        if sharing == Sharing::Shared {
+            store.leadership = Some(locks::Leadership::start(config)?);
+        }
         Ok(store)
     }
 
     /// A store in a fresh schema of the database at `base_url`, dropped with
     /// the store: for tests, the PostgreSQL twin of `SqliteStore::in_memory`.
     pub fn scratch(base_url: &str, readers: usize) -> StoreResult<PostgresStore> {
+        PostgresStore::scratch_with(
+            base_url,
+            &PostgresOptions {
+                readers,
+                single_node: false,
+            },
+        )
+    }
+
+    pub fn scratch_with(base_url: &str, options: &PostgresOptions) -> StoreResult<PostgresStore> {
         let schema = ScratchSchema::create(base_url)?;
-        let mut store = PostgresStore::open(schema.url(), readers)?;
+        let mut store = PostgresStore::connect(schema.url(), options)?;
         store.described = format!("{} (schema {})", store.described, schema.name());
         store.scratch = Some(schema);
         Ok(store)
@@ -130,6 +195,7 @@ impl Drop for PostgresStore {
         if let Some(handle) = self.writer.lock().take() {
             let _ = handle.join();
         }
+        self.leadership.take();
         // joins the reader threads
         self.readers.take();
     }
@@ -154,6 +220,10 @@ impl Store for PostgresStore {
 
     fn describe(&self) -> String {
         self.described.clone()
+    }
+
+    fn leads_background_work(&self) -> bool {
+        self.leadership.as_ref().is_none_or(|l| l.is_leader())
     }
 }
 

@@ -4,10 +4,11 @@
 //! runs in one transaction together with its row, so a crash or a concurrent
 //! start leaves either all of it or none: a second process starting at the
 //! same time fails on the row's primary key (or on the tables it creates),
-//! rolls back and finds the work done on its next look. No advisory locks or
-//! `LOCK TABLE`, which PostgreSQL-compatible databases do not all have.
+//! rolls back and finds the work done on its next look. Nodes also take an
+//! advisory lock around it (`locks.rs`), so that concurrent starts do not
+//! even collide.
 
-use super::conn::Conn;
+use super::conn::Sql;
 use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
@@ -50,7 +51,7 @@ const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
 )";
 
 /// Bring the schema up to date. Retries a few times, for a concurrent start.
-pub(super) fn migrate(conn: &mut Conn) -> StoreResult<()> {
+pub(super) fn migrate<C: Sql>(conn: &mut C) -> StoreResult<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -69,7 +70,7 @@ pub(super) fn migrate(conn: &mut Conn) -> StoreResult<()> {
     }
 }
 
-fn migrate_once(conn: &mut Conn) -> StoreResult<()> {
+fn migrate_once<C: Sql>(conn: &mut C) -> StoreResult<()> {
     conn.batch(VERSION_TABLE)?;
     let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let rows = conn.query("SELECT max(version) FROM urbis_schema_version", &[])?;

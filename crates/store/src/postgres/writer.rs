@@ -1,27 +1,56 @@
 //! The writer thread: owns the one connection that writes, migrates the
 //! schema at start, then commits jobs in groups (`group.rs`).
+//!
+//! Round trips are what a PostgreSQL group costs, so the writer saves them:
+//! - transaction control rides along with the next statement (`pipeline`),
+//!   and a job's savepoint is only set if the job sends a statement;
+//! - attribute updates (container counters: `cni`, `cbs`, `st`) are kept in
+//!   the group's log and written at COMMIT, one statement for the group and
+//!   one row version per resource, however many jobs changed it;
+//! - reads of what the group wrote are answered from the log.
+//!
+//! On a database shared by several nodes (`shared`), a job's read for a
+//! read-modify-write (`WriteTxn::lock`) takes the row lock (`FOR UPDATE`),
+//! which serializes writers of one container across nodes.
 
+use std::collections::HashMap;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ::postgres::Config;
+use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
+use tokio_postgres::Config;
+use urbis_model::Resource;
 
-use super::conn::{Conn, Raw};
-use super::schema;
+use super::conn::{body_of, Raw, Sql, UPDATE_MANY};
+use super::pipeline::Pipeline;
+use super::{locks, schema};
 use crate::cache::Cache;
 use crate::group::{self, Step};
-use crate::{StoreError, StoreResult, WriteJob};
+use crate::{ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 
 /// How long the writer waits after it could not reach the database before it
 /// takes the next group (whose jobs then fail fast, or succeed).
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+
+const SUBSCRIPTION: u32 = 23;
+
+/// How the writer shares the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sharing {
+    /// This node is the database's only writer (and makes sure of it).
+    SingleNode,
+    /// Other nodes write too: rows are locked for read-modify-writes.
+    Shared,
+}
 
 /// Connect, migrate and learn which resources have subscriptions; then serve
 /// jobs until the sender is dropped. Returns once the thread is ready (or
 /// could not become so).
 pub(super) fn start(
     config: Config,
+    sharing: Sharing,
     cache: Arc<Cache>,
 ) -> StoreResult<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
     let (jobs, queue) = mpsc::channel::<WriteJob>();
@@ -29,7 +58,7 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("urbis-pg-writer".into())
         .spawn(move || {
-            let conn = match prepare(&config, &cache) {
+            let conn = match prepare(config, sharing, &cache) {
                 Ok(conn) => conn,
                 Err(err) => {
                     let _ = ready_tx.send(Err(err));
@@ -38,7 +67,12 @@ pub(super) fn start(
             };
             let _ = ready_tx.send(Ok(()));
             drop(ready_tx);
-            serve(&mut Session { conn }, &cache, &queue);
+            let mut session = Session {
+                conn,
+                shared: sharing == Sharing::Shared,
+                group: GroupLog::default(),
+            };
+            serve(&mut session, &cache, &queue);
         })
         .map_err(|e| StoreError::Open(format!("cannot start the writer thread: {e}")))?;
     match ready.recv() {
@@ -56,9 +90,23 @@ pub(super) fn start(
     }
 }
 
-fn prepare(config: &Config, cache: &Cache) -> StoreResult<Conn> {
-    let mut conn = Conn::open(config, false)?;
-    schema::migrate(&mut conn)?;
+fn prepare(config: Config, sharing: Sharing, cache: &Cache) -> StoreResult<Pipeline> {
+    let mut conn = Pipeline::open(config)?;
+    let schema_key = locks::schema_key(&mut conn)?;
+    // One node at a time migrates; the others wait and then find it done.
+    locks::with_migration_lock(&mut conn, schema_key, schema::migrate)?;
+    conn.on_every_session(locks::node_lock_sql(sharing, schema_key))
+        .map_err(|err| match err {
+            StoreError::Open(_) => StoreError::Open(match sharing {
+                Sharing::SingleNode => "another Urbis node uses this database; \
+                     a single-node store needs it alone (leave single_node off to share it)"
+                    .into(),
+                Sharing::Shared => "a single-node Urbis uses this database; \
+                     stop it (or turn its single_node off) before adding nodes"
+                    .into(),
+            }),
+            other => other,
+        })?;
     for ri in Raw::new(&mut conn).watched()? {
         cache.watch(&ri);
     }
@@ -80,26 +128,190 @@ fn serve(session: &mut Session, cache: &Cache, queue: &mpsc::Receiver<WriteJob>)
 }
 
 struct Session {
-    conn: Conn,
+    conn: Pipeline,
+    shared: bool,
+    group: GroupLog,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Savepoint {
+    /// No job is running.
+    #[default]
+    None,
+    /// A job runs and has sent nothing yet: nothing to undo.
+    Wanted,
+    /// `SAVEPOINT job` has gone out (or is queued ahead of a statement).
+    Set,
+}
+
+/// What a write did, in the order the jobs did it.
+enum Entry {
+    /// The resource's newest attributes. `applied`: already in the
+    /// database (insert, label change); otherwise written at COMMIT.
+    Wrote {
+        resource: Arc<Resource>,
+        applied: bool,
+    },
+    /// `path` and everything below it were deleted.
+    Deleted(String),
+}
+
+/// The open group's state on the writer.
+#[derive(Default)]
+struct GroupLog {
+    /// `BEGIN` has gone out.
+    open: bool,
+    /// The running job's number, for undoing its entries.
+    job: u32,
+    savepoint: Savepoint,
+    /// The running job has locked or written a row in the database.
+    job_touched: bool,
+    log: Vec<(u32, Entry)>,
+    /// Rows this transaction holds locks on, by the job that took them
+    /// (a rolled-back savepoint releases its locks).
+    locked: Vec<(u32, String)>,
+    /// Subscriptions by parent, for parents nobody else can add any to.
+    subscriptions: HashMap<String, Vec<Resource>>,
+}
+
+impl GroupLog {
+    fn reset(&mut self) {
+        *self = GroupLog::default();
+    }
+
+    /// The group's own view of `ri`: `Some(None)` if it deleted it.
+    fn find(&self, ri: &str) -> Option<Option<&Arc<Resource>>> {
+        let mut deleted_paths: Vec<&str> = Vec::new();
+        for (_, entry) in self.log.iter().rev() {
+            match entry {
+                Entry::Deleted(path) => deleted_paths.push(path),
+                Entry::Wrote { resource, .. } if resource.ri() == ri => {
+                    let gone = deleted_paths.iter().any(|p| covers(p, &resource.path));
+                    return Some((!gone).then_some(resource));
+                }
+                Entry::Wrote { .. } => {}
+            }
+        }
+        None
+    }
+
+    fn find_path(&self, path: &str) -> Option<&Arc<Resource>> {
+        for (_, entry) in self.log.iter().rev() {
+            match entry {
+                Entry::Deleted(gone) if covers(gone, path) => return None,
+                Entry::Wrote { resource, .. } if resource.path == path => return Some(resource),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// A row read from the database, as this group left it.
+    fn patch(&self, resource: Resource) -> Option<Resource> {
+        if self.log.is_empty() {
+            return Some(resource);
+        }
+        match self.find(resource.ri()) {
+            Some(Some(newer)) => Some((**newer).clone()),
+            Some(None) => None,
+            None => Some(resource),
+        }
+    }
+
+    fn patch_all(&self, rows: Vec<Resource>) -> Vec<Resource> {
+        rows.into_iter().filter_map(|r| self.patch(r)).collect()
+    }
+
+    fn holds_lock(&self, ri: &str) -> bool {
+        self.locked.iter().any(|(_, r)| r == ri)
+    }
+
+    /// The newest value of every resource whose update waits for COMMIT.
+    fn deferred(&self) -> Vec<&Resource> {
+        let mut newest: HashMap<&str, (usize, bool)> = HashMap::new();
+        for (i, (_, entry)) in self.log.iter().enumerate() {
+            if let Entry::Wrote { resource, applied } = entry {
+                newest.insert(resource.ri(), (i, *applied));
+            }
+        }
+        let mut pending: Vec<usize> = newest
+            .into_values()
+            .filter(|(_, applied)| !applied)
+            .map(|(i, _)| i)
+            .collect();
+        pending.sort_unstable();
+        pending
+            .into_iter()
+            .filter_map(|i| match &self.log[i].1 {
+                Entry::Wrote { resource, .. } => Some(resource.as_ref()),
+                Entry::Deleted(_) => None,
+            })
+            .collect()
+    }
+
+    fn undo_job(&mut self) {
+        let job = self.job;
+        self.log.retain(|(j, _)| *j != job);
+        self.locked.retain(|(j, _)| *j != job);
+        self.subscriptions.clear();
+    }
+}
+
+/// Whether `path` is `root` or below it.
+fn covers(root: &str, path: &str) -> bool {
+    path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
+}
+
+/// Send the group's deferred updates, with `COMMIT`, in one exchange.
+fn commit(conn: &mut Pipeline, group: &GroupLog) -> StoreResult<()> {
+    let deferred = group.deferred();
+    if deferred.is_empty() {
+        conn.send(None, Some("COMMIT"))?;
+        return Ok(());
+    }
+    let ris: Vec<&str> = deferred.iter().map(|r| r.ri()).collect();
+    let ets: Vec<Option<&str>> = deferred.iter().map(|r| r.et()).collect();
+    let bodies: Vec<String> = deferred.iter().map(|r| body_of(r)).collect();
+    let params: [&(dyn ToSql + Sync); 3] = [&ris, &ets, &bodies];
+    conn.send(Some((UPDATE_MANY, &params)), Some("COMMIT"))?;
+    Ok(())
 }
 
 impl group::Session for Session {
-    type Txn<'a> = Raw<'a>;
+    type Txn<'a> = WriterTxn<'a>;
+    const LAZY_SAVEPOINTS: bool = true;
 
     fn step(&mut self, step: Step) -> StoreResult<()> {
-        let conn = &mut self.conn;
+        let (conn, group) = (&mut self.conn, &mut self.group);
         match step {
             Step::Begin => {
                 conn.failed = false;
-                conn.batch("BEGIN")
+                conn.drop_queued();
+                group.reset();
+                conn.queue("BEGIN");
+                Ok(())
             }
-            Step::Savepoint => conn.batch("SAVEPOINT job"),
+            Step::Savepoint => {
+                group.job += 1;
+                group.savepoint = Savepoint::Wanted;
+                group.job_touched = false;
+                Ok(())
+            }
             Step::Release => {
                 conn.usable()?;
-                conn.batch("RELEASE SAVEPOINT job")
+                if group.savepoint == Savepoint::Set {
+                    conn.queue("RELEASE SAVEPOINT job");
+                }
+                group.savepoint = Savepoint::None;
+                Ok(())
             }
             Step::RollbackToSavepoint => {
-                conn.batch("ROLLBACK TO SAVEPOINT job")?;
+                group.undo_job();
+                if group.savepoint == Savepoint::Set {
+                    // Goes out with the next statement; the server leaves the
+                    // failed state there, before anything else runs.
+                    conn.queue("ROLLBACK TO SAVEPOINT job");
+                }
                 conn.failed = false;
                 Ok(())
             }
@@ -107,17 +319,262 @@ impl group::Session for Session {
                 // COMMIT of a failed transaction "succeeds" as a rollback:
                 // refuse it here so that nobody is told their write is durable.
                 conn.usable()?;
-                conn.batch("COMMIT")
+                let result = if !group.open && group.deferred().is_empty() {
+                    conn.drop_queued(); // the group sent nothing at all
+                    Ok(())
+                } else {
+                    commit(conn, group)
+                };
+                group.reset();
+                result
             }
             Step::Rollback => {
-                let result = conn.batch("ROLLBACK");
+                conn.drop_queued();
+                let result = if group.open {
+                    conn.batch("ROLLBACK")
+                } else {
+                    Ok(())
+                };
                 conn.failed = false;
+                group.reset();
                 result
             }
         }
     }
 
-    fn txn(&mut self) -> Raw<'_> {
-        Raw::new(&mut self.conn)
+    fn txn(&mut self) -> WriterTxn<'_> {
+        WriterTxn {
+            shared: self.shared,
+            inner: std::cell::RefCell::new((&mut self.conn, &mut self.group)),
+        }
+    }
+}
+
+/// A job's transaction on the writer: the group's log in front of the
+/// database.
+pub(super) struct WriterTxn<'a> {
+    shared: bool,
+    inner: std::cell::RefCell<(&'a mut Pipeline, &'a mut GroupLog)>,
+}
+
+impl WriterTxn<'_> {
+    /// Run a statement for the running job: its savepoint goes first.
+    fn statement<T>(
+        &self,
+        f: impl FnOnce(&mut Raw<'_, Pipeline>, &GroupLog) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut inner = self.inner.borrow_mut();
+        let (conn, group) = &mut *inner;
+        prepare_statement(conn, group);
+        let mut raw = Raw::new(&mut **conn);
+        f(&mut raw, group)
+    }
+
+    fn log(&self, entry: Entry) {
+        let mut inner = self.inner.borrow_mut();
+        let group = &mut inner.1;
+        let job = group.job;
+        if let Entry::Wrote { resource, .. } = &entry {
+            if resource.ty == SUBSCRIPTION {
+                group.subscriptions.remove(resource.pi());
+            }
+        }
+        if matches!(entry, Entry::Deleted(_)) {
+            group.subscriptions.clear();
+        }
+        group.log.push((job, entry));
+    }
+
+    /// Take the row lock on `ri` (shared databases only).
+    fn take_lock(&self, ri: &str) -> StoreResult<Locked> {
+        let (others_held, touched) = {
+            let inner = self.inner.borrow();
+            if inner.1.holds_lock(ri) {
+                return Ok(Locked::AlreadyHeld);
+            }
+            (!inner.1.locked.is_empty(), inner.1.job_touched)
+        };
+        // Waiting while holding other rows' locks can deadlock with another
+        // node's group. If this job has not touched anything yet, commit
+        // what the group did so far instead, and then wait with no locks held.
+        if others_held && !touched {
+            match self.statement(|raw, _| raw.lock_row(ri, false)) {
+                Ok(row) => return self.locked(ri, row),
+                Err(StoreError::Postgres(err))
+                    if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) =>
+                {
+                    self.commit_early()?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let row = self.statement(|raw, _| raw.lock_row(ri, true))?;
+        self.locked(ri, row)
+    }
+
+    fn locked(&self, ri: &str, row: Option<Resource>) -> StoreResult<Locked> {
+        let mut inner = self.inner.borrow_mut();
+        let group = &mut inner.1;
+        let job = group.job;
+        group.locked.push((job, ri.to_owned()));
+        group.job_touched = true;
+        Ok(Locked::Fresh(row.and_then(|r| group.patch(r))))
+    }
+
+    /// Commit the jobs before this one (which has done nothing yet) and open
+    /// a new transaction for the rest of the group.
+    fn commit_early(&self) -> StoreResult<()> {
+        let mut inner = self.inner.borrow_mut();
+        let (conn, group) = &mut *inner;
+        conn.queue("ROLLBACK TO SAVEPOINT job");
+        conn.queue("RELEASE SAVEPOINT job");
+        conn.failed = false;
+        let job = group.job;
+        commit(conn, group)?;
+        group.reset();
+        group.job = job;
+        group.savepoint = Savepoint::Wanted;
+        conn.queue("BEGIN");
+        Ok(())
+    }
+}
+
+enum Locked {
+    AlreadyHeld,
+    /// Locked now; the row as this group sees it.
+    Fresh(Option<Resource>),
+}
+
+/// Before any statement of a job: its savepoint (a job that fails after a
+/// statement is undone to it), queued ahead of the statement.
+fn prepare_statement(conn: &mut Pipeline, group: &mut GroupLog) {
+    group.open = true;
+    if group.savepoint == Savepoint::Wanted {
+        conn.queue("SAVEPOINT job");
+        group.savepoint = Savepoint::Set;
+    }
+}
+
+impl ReadTxn for WriterTxn<'_> {
+    fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        if let Some(own) = self.inner.borrow().1.find(ri) {
+            return Ok(own.map(|r| (**r).clone()));
+        }
+        self.statement(|raw, _| raw.get(ri))
+    }
+    fn get_by_path(&self, path: &str) -> StoreResult<Option<Resource>> {
+        if let Some(own) = self.inner.borrow().1.find_path(path) {
+            return Ok(Some((**own).clone()));
+        }
+        self.statement(|raw, group| Ok(raw.get_by_path(path)?.and_then(|r| group.patch(r))))
+    }
+    fn children(&self, pi: &str, ty: Option<u32>) -> StoreResult<Vec<Resource>> {
+        if ty != Some(SUBSCRIPTION) {
+            return self.statement(|raw, group| Ok(group.patch_all(raw.children(pi, ty)?)));
+        }
+        // Nobody else adds subscriptions to a parent whose row this group
+        // holds locked (creates lock their parent); a lone node, to none.
+        let stable = {
+            let inner = self.inner.borrow();
+            if let Some(known) = inner.1.subscriptions.get(pi) {
+                return Ok(known.clone());
+            }
+            !self.shared || inner.1.holds_lock(pi)
+        };
+        let found = self.statement(|raw, group| Ok(group.patch_all(raw.children(pi, ty)?)))?;
+        if stable {
+            let mut inner = self.inner.borrow_mut();
+            inner.1.subscriptions.insert(pi.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+    fn count_children(&self, pi: &str, ty: u32) -> StoreResult<u64> {
+        self.statement(|raw, _| raw.count_children(pi, ty))
+    }
+    fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>> {
+        self.statement(|raw, group| {
+            Ok(raw.edge_child(pi, ty, newest)?.and_then(|r| group.patch(r)))
+        })
+    }
+    fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
+        self.statement(|raw, group| Ok(group.patch_all(raw.descendants(path)?)))
+    }
+    fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
+        // deferred updates never change labels (those are written at once)
+        self.statement(|raw, group| Ok(group.patch_all(raw.descendants_with_label(path, label)?)))
+    }
+    fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
+        self.statement(|raw, group| Ok(group.patch_all(raw.of_type(ty)?)))
+    }
+    fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
+        // Rows whose `et` this group extended are dropped here; one whose
+        // `et` it shortened shows up after COMMIT (the sweeper reads there).
+        self.statement(|raw, group| {
+            let rows = group.patch_all(raw.expired(now, limit)?);
+            Ok(rows
+                .into_iter()
+                .filter(|r| r.et().is_some_and(|et| et < now))
+                .collect())
+        })
+    }
+}
+
+impl WriteTxn for WriterTxn<'_> {
+    fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        self.statement(|raw, _| raw.insert(resource))?;
+        self.touched();
+        self.log(Entry::Wrote {
+            resource: Arc::new(resource.clone()),
+            applied: true,
+        });
+        Ok(())
+    }
+
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        let gone = || StoreError::Corrupt {
+            ri: resource.ri().to_owned(),
+            reason: "updated resource is gone".into(),
+        };
+        // The group's own delete; otherwise, on a shared database, the row
+        // lock (never overwrite a row another node may be changing) tells.
+        if let Some(None) = self.inner.borrow().1.find(resource.ri()) {
+            return Err(gone());
+        }
+        if self.shared {
+            if let Locked::Fresh(None) = self.take_lock(resource.ri())? {
+                return Err(gone());
+            }
+        }
+        if labels_changed {
+            self.statement(|raw, _| raw.update(resource, true))?;
+            self.touched();
+        }
+        self.log(Entry::Wrote {
+            resource: Arc::new(resource.clone()),
+            applied: labels_changed,
+        });
+        Ok(())
+    }
+
+    fn delete_tree(&mut self, path: &str) -> StoreResult<usize> {
+        let deleted = self.statement(|raw, _| raw.delete_tree(path))?;
+        self.touched();
+        self.log(Entry::Deleted(path.to_owned()));
+        Ok(deleted)
+    }
+
+    fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
+        if self.shared {
+            if let Locked::Fresh(row) = self.take_lock(ri)? {
+                return Ok(row);
+            }
+        }
+        self.get(ri)
+    }
+}
+
+impl WriterTxn<'_> {
+    fn touched(&self) {
+        self.inner.borrow_mut().1.job_touched = true;
     }
 }

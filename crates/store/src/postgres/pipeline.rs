@@ -1,0 +1,274 @@
+//! The writer's connection: statements are pipelined.
+//!
+//! Transaction control (`BEGIN`, `SAVEPOINT`, `RELEASE`) is not sent on its
+//! own: it is queued and goes out in the same write as the next statement,
+//! and the answers of all of them are read together. A job whose first
+//! statement is its INSERT therefore costs one round trip, savepoint
+//! included, and a group's deferred updates travel with its COMMIT.
+//!
+//! The connection is `tokio-postgres` on a current-thread runtime owned by
+//! the writer thread (the synchronous client cannot pipeline); the thread
+//! blocks on each exchange, so jobs stay synchronous.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use ::postgres::types::ToSql;
+use ::postgres::{Row, Statement};
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::conn::{classify, durability_advice, session_ended, Sql};
+use crate::{StoreError, StoreResult};
+
+type Answer<'a> = Pin<Box<dyn Future<Output = Result<Reply, ::postgres::Error>> + 'a>>;
+
+/// What the main statement of an exchange answered.
+pub(super) enum Reply {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+impl Reply {
+    fn rows(self) -> Vec<Row> {
+        match self {
+            Reply::Rows(rows) => rows,
+            Reply::Count(_) => Vec::new(),
+        }
+    }
+    fn count(self) -> u64 {
+        match self {
+            Reply::Rows(rows) => rows.len() as u64,
+            Reply::Count(n) => n,
+        }
+    }
+}
+
+pub(super) struct Pipeline {
+    config: Config,
+    runtime: Runtime,
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
+    /// Simple statements to send ahead of the next statement.
+    queued: Vec<&'static str>,
+    /// Run once on every new session (advisory locks a node holds).
+    on_connect: Vec<String>,
+    /// A statement failed inside the open transaction: PostgreSQL refuses
+    /// everything but a rollback until then. Mirrors the server's state so
+    /// that a job which swallowed an error is not reported as committed.
+    pub(super) failed: bool,
+}
+
+impl Pipeline {
+    pub(super) fn open(config: Config) -> StoreResult<Pipeline> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Open(format!("cannot start the writer's runtime: {e}")))?;
+        let mut pipeline = Pipeline {
+            config,
+            runtime,
+            client: None,
+            statements: HashMap::new(),
+            queued: Vec::new(),
+            on_connect: Vec::new(),
+            failed: false,
+        };
+        pipeline.ready()?;
+        Ok(pipeline)
+    }
+
+    /// A query answering one boolean that must be true on this session and
+    /// on every later one (an advisory lock the node holds): run it now.
+    pub(super) fn on_every_session(&mut self, sql: String) -> StoreResult<()> {
+        let client = self.client.as_ref().ok_or_else(not_connected)?;
+        check(&self.runtime, client, &sql)?;
+        self.on_connect.push(sql);
+        Ok(())
+    }
+
+    /// Reconnect if the session is gone. Call only between transactions: a
+    /// new session must never carry on half a job.
+    pub(super) fn ready(&mut self) -> StoreResult<()> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        self.client = None;
+        self.statements.clear();
+        self.queued.clear();
+        self.failed = false;
+        let config = self.config.clone();
+        let client = self.runtime.block_on(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(%err, "the writer's PostgreSQL session ended");
+                }
+            });
+            Ok::<_, ::postgres::Error>(client)
+        })?;
+        let show = |name: &str| -> Option<String> {
+            let rows = self
+                .runtime
+                .block_on(client.query_one(&format!("SHOW {name}"), &[]))
+                .ok()?;
+            rows.try_get::<_, String>(0).ok()
+        };
+        let (synchronous_commit, fsync) = (show("synchronous_commit"), show("fsync"));
+        if let Some(fix) = durability_advice(synchronous_commit.as_deref(), fsync.as_deref()) {
+            self.runtime.block_on(client.batch_execute(fix))?;
+        }
+        for sql in &self.on_connect {
+            check(&self.runtime, &client, sql)?;
+        }
+        self.client = Some(client);
+        Ok(())
+    }
+
+    /// Send `sql` ahead of the next statement.
+    pub(super) fn queue(&mut self, sql: &'static str) {
+        self.queued.push(sql);
+    }
+
+    /// Forget what is queued (the transaction is being abandoned).
+    pub(super) fn drop_queued(&mut self) {
+        self.queued.clear();
+    }
+
+    /// Fails when the open transaction can no longer commit.
+    pub(super) fn usable(&self) -> StoreResult<()> {
+        if self.failed {
+            return Err(StoreError::Transaction(
+                "a statement failed in this transaction".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn prepared(&mut self, sql: &str) -> StoreResult<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let client = self.client.as_ref().ok_or_else(not_connected)?;
+        let result = self.runtime.block_on(client.prepare(sql));
+        let statement = self.note(result)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// The queued statements, then `main` (if any), then `after` (if any), in
+    /// one exchange. Returns `main`'s rows; the first failure in that order
+    /// is the error.
+    pub(super) fn send(
+        &mut self,
+        main: Option<(&str, &[&(dyn ToSql + Sync)])>,
+        after: Option<&'static str>,
+    ) -> StoreResult<Vec<Row>> {
+        self.exchange(main, false, after).map(Reply::rows)
+    }
+
+    fn exchange(
+        &mut self,
+        main: Option<(&str, &[&(dyn ToSql + Sync)])>,
+        count: bool,
+        after: Option<&'static str>,
+    ) -> StoreResult<Reply> {
+        let statement = match main {
+            Some((sql, _)) => Some(self.prepared(sql)?),
+            None => None,
+        };
+        let queued = std::mem::take(&mut self.queued);
+        let client = self.client.as_ref().ok_or_else(not_connected)?;
+        let mut answers: Vec<Answer<'_>> = Vec::with_capacity(queued.len() + 2);
+        for sql in queued {
+            answers.push(Box::pin(async move {
+                client.batch_execute(sql).await.map(|()| Reply::Count(0))
+            }));
+        }
+        let main_at = answers.len();
+        if let (Some(statement), Some((_, params))) = (statement.as_ref(), main) {
+            answers.push(match count {
+                true => {
+                    Box::pin(
+                        async move { client.execute(statement, params).await.map(Reply::Count) },
+                    )
+                }
+                false => {
+                    Box::pin(async move { client.query(statement, params).await.map(Reply::Rows) })
+                }
+            });
+        }
+        if let Some(sql) = after {
+            answers.push(Box::pin(async move {
+                client.batch_execute(sql).await.map(|()| Reply::Count(0))
+            }));
+        }
+        // join_all polls in order, and each request is written when first
+        // polled: the server receives them in this order, in one go.
+        let outcomes = self
+            .runtime
+            .block_on(futures_util::future::join_all(answers));
+        let mut reply = Reply::Count(0);
+        let mut first_error = None;
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Ok(found) if i == main_at => reply = found,
+                Ok(_) => {}
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        match first_error {
+            Some(err) => self.note(Err(err)),
+            None => Ok(reply),
+        }
+    }
+
+    fn note<T>(&mut self, result: Result<T, ::postgres::Error>) -> StoreResult<T> {
+        result.map_err(|err| {
+            self.failed = true;
+            if session_ended(&err) {
+                self.client = None;
+            }
+            classify(err)
+        })
+    }
+}
+
+fn check(runtime: &Runtime, client: &Client, sql: &str) -> StoreResult<()> {
+    let row = runtime.block_on(client.query_one(sql, &[]))?;
+    match row.try_get::<_, bool>(0)? {
+        true => Ok(()),
+        false => Err(StoreError::Open(format!("refused: {sql}"))),
+    }
+}
+
+fn not_connected() -> StoreError {
+    StoreError::Open("not connected to PostgreSQL".into())
+}
+
+impl Sql for Pipeline {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        self.send(Some((sql, params)), None)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+        self.exchange(Some((sql, params)), true, None)
+            .map(Reply::count)
+    }
+
+    fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        let queued = std::mem::take(&mut self.queued);
+        let client = self.client.as_ref().ok_or_else(not_connected)?;
+        let mut all = String::new();
+        for q in queued {
+            all.push_str(q);
+            all.push_str(";\n");
+        }
+        all.push_str(sql);
+        let result = self.runtime.block_on(client.batch_execute(&all));
+        self.note(result)
+    }
+}
