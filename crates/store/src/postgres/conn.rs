@@ -8,12 +8,14 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Config, NoTls, Row, Statement};
 use urbis_model::{Attrs, Resource};
 
+use super::pipeline::{Params, Queued};
 use crate::{ReadTxn, StoreError, StoreResult, WriteTxn};
 
 /// A connection that runs prepared statements.
@@ -188,6 +190,19 @@ const INSERT: &str = "WITH r AS (
 /// transaction ends, so writers on other nodes wait for it.
 const LOCK: &str = select!("WHERE ri = $1 FOR UPDATE");
 const LOCK_NOWAIT: &str = select!("WHERE ri = $1 FOR UPDATE NOWAIT");
+/// Many new resources with their labels in one statement (`$8`/`$9`: the
+/// labels as pairs of `ri` and label). Rows are numbered (`seq`) in array
+/// order. Answers how many were inserted: fewer means a clash.
+const INSERT_MANY: &str = r#"WITH r AS (
+        INSERT INTO resources (ri, pi, ty, path, et, creator, body)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[],
+                             $6::text[], $7::text[])
+        ON CONFLICT DO NOTHING RETURNING seq, ri),
+    l AS (INSERT INTO labels (lbl, seq)
+        SELECT DISTINCT x.lbl, r.seq FROM r JOIN unnest($8::text[], $9::text[]) AS x(ri, lbl)
+        ON r.ri = x.ri COLLATE "C")
+    SELECT count(*) FROM r"#;
+
 /// Many attribute updates (the group's deferred ones) in one statement.
 pub(super) const UPDATE_MANY: &str = r#"UPDATE resources AS r SET et = u.et, body = u.body
     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(ri, et, body)
@@ -237,6 +252,51 @@ fn decode_all(rows: Vec<Row>) -> StoreResult<Vec<Resource>> {
 
 fn first(rows: Vec<Row>) -> StoreResult<Option<Resource>> {
     rows.first().map(decode).transpose()
+}
+
+/// The statement that inserts `resources` (with their labels), to be
+/// queued on the writer's pipeline; a clash fails the exchange.
+pub(super) fn insert_many(resources: &[Arc<Resource>]) -> StoreResult<Queued> {
+    let mut tys = Vec::with_capacity(resources.len());
+    for resource in resources {
+        tys.push(ty_param(resource.ty)?);
+    }
+    let owned = |f: &dyn Fn(&Resource) -> String| -> Vec<String> {
+        resources.iter().map(|r| f(r)).collect()
+    };
+    let ets: Vec<Option<String>> = resources
+        .iter()
+        .map(|r| r.et().map(str::to_owned))
+        .collect();
+    let (mut label_ris, mut labels) = (Vec::new(), Vec::new());
+    for resource in resources {
+        for label in resource.labels() {
+            label_ris.push(resource.ri().to_owned());
+            labels.push(label.to_owned());
+        }
+    }
+    let params: Params = vec![
+        Box::new(owned(&|r| r.ri().to_owned())),
+        Box::new(owned(&|r| r.pi().to_owned())),
+        Box::new(tys),
+        Box::new(owned(&|r| r.path.clone())),
+        Box::new(ets),
+        Box::new(owned(&|r| r.creator.clone())),
+        Box::new(owned(&|r| body_of(r))),
+        Box::new(label_ris),
+        Box::new(labels),
+    ];
+    Ok(Queued::Counted {
+        sql: INSERT_MANY,
+        params,
+        expect: resources.len() as i64,
+        mismatch: || {
+            StoreError::Transaction(
+                "a generated resource name was taken meanwhile; the write group is rolled back"
+                    .into(),
+            )
+        },
+    })
 }
 
 pub(super) fn body_of(resource: &Resource) -> String {

@@ -22,25 +22,44 @@ use tokio_postgres::{Client, Config, NoTls};
 use super::conn::{classify, durability_advice, session_ended, Sql};
 use crate::{StoreError, StoreResult};
 
+/// Owned parameters of a queued statement.
+pub(super) type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// A statement waiting to go out ahead of the next one.
+pub(super) enum Queued {
+    Simple(&'static str),
+    /// A prepared statement answering one row with a count, which must be
+    /// `expect`; otherwise the exchange fails with `mismatch`.
+    Counted {
+        sql: &'static str,
+        params: Params,
+        expect: i64,
+        mismatch: fn() -> StoreError,
+    },
+}
+
 type Answer<'a> = Pin<Box<dyn Future<Output = Result<Reply, ::postgres::Error>> + 'a>>;
 
 /// What the main statement of an exchange answered.
 pub(super) enum Reply {
     Rows(Vec<Row>),
     Count(u64),
+    /// A queued statement counted something else than expected.
+    Mismatch(fn() -> StoreError),
 }
 
 impl Reply {
     fn rows(self) -> Vec<Row> {
         match self {
             Reply::Rows(rows) => rows,
-            Reply::Count(_) => Vec::new(),
+            Reply::Count(_) | Reply::Mismatch(_) => Vec::new(),
         }
     }
     fn count(self) -> u64 {
         match self {
             Reply::Rows(rows) => rows.len() as u64,
             Reply::Count(n) => n,
+            Reply::Mismatch(_) => 0,
         }
     }
 }
@@ -50,8 +69,8 @@ pub(super) struct Pipeline {
     runtime: Runtime,
     client: Option<Client>,
     statements: HashMap<String, Statement>,
-    /// Simple statements to send ahead of the next statement.
-    queued: Vec<&'static str>,
+    /// Statements to send ahead of the next statement.
+    queued: Vec<Queued>,
     /// Run once on every new session (advisory locks a node holds).
     on_connect: Vec<String>,
     /// A statement failed inside the open transaction: PostgreSQL refuses
@@ -128,7 +147,11 @@ impl Pipeline {
 
     /// Send `sql` ahead of the next statement.
     pub(super) fn queue(&mut self, sql: &'static str) {
-        self.queued.push(sql);
+        self.queued.push(Queued::Simple(sql));
+    }
+
+    pub(super) fn queue_statement(&mut self, statement: Queued) {
+        self.queued.push(statement);
     }
 
     /// Forget what is queued (the transaction is being abandoned).
@@ -179,12 +202,45 @@ impl Pipeline {
             None => None,
         };
         let queued = std::mem::take(&mut self.queued);
+        let mut prepared_queued = Vec::with_capacity(queued.len());
+        for item in &queued {
+            prepared_queued.push(match item {
+                Queued::Counted { sql, .. } => Some(self.prepared(sql)?),
+                Queued::Simple(_) => None,
+            });
+        }
         let client = self.client.as_ref().ok_or_else(not_connected)?;
         let mut answers: Vec<Answer<'_>> = Vec::with_capacity(queued.len() + 2);
-        for sql in queued {
-            answers.push(Box::pin(async move {
-                client.batch_execute(sql).await.map(|()| Reply::Count(0))
-            }));
+        for (item, statement) in queued.iter().zip(&prepared_queued) {
+            match (item, statement) {
+                (
+                    Queued::Counted {
+                        params,
+                        expect,
+                        mismatch,
+                        ..
+                    },
+                    Some(statement),
+                ) => {
+                    let (expect, mismatch) = (*expect, *mismatch);
+                    answers.push(Box::pin(async move {
+                        let refs: Vec<&(dyn ToSql + Sync)> =
+                            params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+                        let row = client.query_one(statement, &refs).await?;
+                        let counted: i64 = row.try_get(0)?;
+                        Ok(match counted == expect {
+                            true => Reply::Count(0),
+                            false => Reply::Mismatch(mismatch),
+                        })
+                    }));
+                }
+                (Queued::Simple(sql), _) | (Queued::Counted { sql, .. }, None) => {
+                    let sql: &'static str = sql;
+                    answers.push(Box::pin(async move {
+                        client.batch_execute(sql).await.map(|()| Reply::Count(0))
+                    }));
+                }
+            }
         }
         let main_at = answers.len();
         if let (Some(statement), Some((_, params))) = (statement.as_ref(), main) {
@@ -211,14 +267,27 @@ impl Pipeline {
             .block_on(futures_util::future::join_all(answers));
         let mut reply = Reply::Count(0);
         let mut first_error = None;
+        let mut mismatch = None;
         for (i, outcome) in outcomes.into_iter().enumerate() {
             match outcome {
                 Ok(found) if i == main_at => reply = found,
+                Ok(Reply::Mismatch(error)) => {
+                    if first_error.is_none() {
+                        mismatch.get_or_insert(error);
+                    }
+                }
                 Ok(_) => {}
                 Err(err) => {
-                    first_error.get_or_insert(err);
+                    if mismatch.is_none() {
+                        first_error.get_or_insert(err);
+                    }
                 }
             }
+        }
+        if let Some(error) = mismatch {
+            // the transaction holds work that must not commit
+            self.failed = true;
+            return Err(error());
         }
         match first_error {
             Some(err) => self.note(Err(err)),
@@ -260,12 +329,21 @@ impl Sql for Pipeline {
     }
 
     fn batch(&mut self, sql: &str) -> StoreResult<()> {
+        if self
+            .queued
+            .iter()
+            .any(|q| matches!(q, Queued::Counted { .. }))
+        {
+            return self.send(None, None).and_then(|_| self.batch(sql));
+        }
         let queued = std::mem::take(&mut self.queued);
         let client = self.client.as_ref().ok_or_else(not_connected)?;
         let mut all = String::new();
         for q in queued {
-            all.push_str(q);
-            all.push_str(";\n");
+            if let Queued::Simple(q) = q {
+                all.push_str(q);
+                all.push_str(";\n");
+            }
         }
         all.push_str(sql);
         let result = self.runtime.block_on(client.batch_execute(&all));

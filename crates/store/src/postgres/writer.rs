@@ -23,7 +23,7 @@ use ::postgres::types::ToSql;
 use tokio_postgres::Config;
 use urbis_model::Resource;
 
-use super::conn::{body_of, Raw, Sql, UPDATE_MANY};
+use super::conn::{body_of, insert_many, Raw, Sql, UPDATE_MANY};
 use super::pipeline::Pipeline;
 use super::{locks, schema};
 use crate::cache::Cache;
@@ -144,13 +144,25 @@ enum Savepoint {
     Set,
 }
 
+/// Where a logged write stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// In the database (sent with its job).
+    Applied,
+    /// A new resource, sent ahead of the next statement or with COMMIT.
+    PendingInsert,
+    /// New attributes, written with COMMIT.
+    PendingUpdate,
+}
+
 /// What a write did, in the order the jobs did it.
 enum Entry {
-    /// The resource's newest attributes. `applied`: already in the
-    /// database (insert, label change); otherwise written at COMMIT.
+    /// The resource's newest attributes. `inserted`: this group created it
+    /// (nobody else sees the row, so it needs no lock).
     Wrote {
         resource: Arc<Resource>,
-        applied: bool,
+        state: State,
+        inserted: bool,
     },
     /// `path` and everything below it were deleted.
     Deleted(String),
@@ -224,19 +236,56 @@ impl GroupLog {
 
     fn holds_lock(&self, ri: &str) -> bool {
         self.locked.iter().any(|(_, r)| r == ri)
+            || self.log.iter().any(|(_, e)| {
+                matches!(e, Entry::Wrote { resource, inserted: true, .. } if resource.ri() == ri)
+            })
+    }
+
+    fn has_pending(&self) -> bool {
+        self.log
+            .iter()
+            .any(|(_, e)| matches!(e, Entry::Wrote { state, .. } if *state != State::Applied))
+    }
+
+    /// Queue the pending inserts of the jobs `which` selects, and count them
+    /// as sent.
+    fn send_inserts(
+        &mut self,
+        conn: &mut Pipeline,
+        which: impl Fn(u32) -> bool,
+    ) -> StoreResult<()> {
+        let mut batch = Vec::new();
+        for (job, entry) in self.log.iter_mut() {
+            if let Entry::Wrote {
+                resource, state, ..
+            } = entry
+            {
+                if *state == State::PendingInsert && which(*job) {
+                    *state = State::Applied;
+                    batch.push(resource.clone());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            conn.queue_statement(insert_many(&batch)?);
+        }
+        Ok(())
     }
 
     /// The newest value of every resource whose update waits for COMMIT.
     fn deferred(&self) -> Vec<&Resource> {
-        let mut newest: HashMap<&str, (usize, bool)> = HashMap::new();
+        let mut newest: HashMap<&str, (usize, State)> = HashMap::new();
         for (i, (_, entry)) in self.log.iter().enumerate() {
-            if let Entry::Wrote { resource, applied } = entry {
-                newest.insert(resource.ri(), (i, *applied));
+            if let Entry::Wrote {
+                resource, state, ..
+            } = entry
+            {
+                newest.insert(resource.ri(), (i, *state));
             }
         }
         let mut pending: Vec<usize> = newest
             .into_values()
-            .filter(|(_, applied)| !applied)
+            .filter(|(_, state)| *state == State::PendingUpdate)
             .map(|(i, _)| i)
             .collect();
         pending.sort_unstable();
@@ -262,8 +311,10 @@ fn covers(root: &str, path: &str) -> bool {
     path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
 }
 
-/// Send the group's deferred updates, with `COMMIT`, in one exchange.
-fn commit(conn: &mut Pipeline, group: &GroupLog) -> StoreResult<()> {
+/// Send the group's pending inserts and updates, with `COMMIT`, in one
+/// exchange.
+fn commit(conn: &mut Pipeline, group: &mut GroupLog) -> StoreResult<()> {
+    group.send_inserts(conn, |_| true)?;
     let deferred = group.deferred();
     if deferred.is_empty() {
         conn.send(None, Some("COMMIT"))?;
@@ -319,7 +370,7 @@ impl group::Session for Session {
                 // COMMIT of a failed transaction "succeeds" as a rollback:
                 // refuse it here so that nobody is told their write is durable.
                 conn.usable()?;
-                let result = if !group.open && group.deferred().is_empty() {
+                let result = if !group.open && !group.has_pending() {
                     conn.drop_queued(); // the group sent nothing at all
                     Ok(())
                 } else {
@@ -365,7 +416,7 @@ impl WriterTxn<'_> {
     ) -> StoreResult<T> {
         let mut inner = self.inner.borrow_mut();
         let (conn, group) = &mut *inner;
-        prepare_statement(conn, group);
+        prepare_statement(conn, group)?;
         let mut raw = Raw::new(&mut **conn);
         f(&mut raw, group)
     }
@@ -374,6 +425,7 @@ impl WriterTxn<'_> {
         let mut inner = self.inner.borrow_mut();
         let group = &mut inner.1;
         let job = group.job;
+        group.job_touched = true;
         if let Entry::Wrote { resource, .. } = &entry {
             if resource.ty == SUBSCRIPTION {
                 group.subscriptions.remove(resource.pi());
@@ -445,14 +497,20 @@ enum Locked {
     Fresh(Option<Resource>),
 }
 
-/// Before any statement of a job: its savepoint (a job that fails after a
-/// statement is undone to it), queued ahead of the statement.
-fn prepare_statement(conn: &mut Pipeline, group: &mut GroupLog) {
+/// Before any statement of a job, queued ahead of it: the earlier jobs'
+/// pending inserts, the job's savepoint (a job that fails after a statement
+/// is undone to it), the job's own pending inserts. The statement then sees
+/// everything the group wrote but the deferred updates (which the log
+/// patches in).
+fn prepare_statement(conn: &mut Pipeline, group: &mut GroupLog) -> StoreResult<()> {
     group.open = true;
+    let job = group.job;
+    group.send_inserts(conn, |j| j != job)?;
     if group.savepoint == Savepoint::Wanted {
         conn.queue("SAVEPOINT job");
         group.savepoint = Savepoint::Set;
     }
+    group.send_inserts(conn, |j| j == job)
 }
 
 impl ReadTxn for WriterTxn<'_> {
@@ -521,11 +579,37 @@ impl ReadTxn for WriterTxn<'_> {
 
 impl WriteTxn for WriterTxn<'_> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
-        self.statement(|raw, _| raw.insert(resource))?;
-        self.touched();
+        // A name the CSE generated (the resource ID) cannot clash unless
+        // someone chose that very name before: such inserts wait for the
+        // next statement or the COMMIT, many rows in one statement (and
+        // should one clash after all, the whole group fails, never half).
+        // A name the request chose is inserted now, so that a clash is that
+        // job's alone (4105).
+        let generated = !resource.ri().is_empty()
+            && resource
+                .path
+                .strip_suffix(resource.ri())
+                .is_some_and(|parent| parent.ends_with('/'));
+        if generated {
+            let inner = self.inner.borrow();
+            if inner.1.find_path(&resource.path).is_some() {
+                return Err(StoreError::Duplicate { what: "name" });
+            }
+            if let Some(Some(_)) = inner.1.find(resource.ri()) {
+                return Err(StoreError::Duplicate {
+                    what: "resource ID",
+                });
+            }
+        } else {
+            self.statement(|raw, _| raw.insert(resource))?;
+        }
         self.log(Entry::Wrote {
             resource: Arc::new(resource.clone()),
-            applied: true,
+            state: match generated {
+                true => State::PendingInsert,
+                false => State::Applied,
+            },
+            inserted: true,
         });
         Ok(())
     }
@@ -551,7 +635,11 @@ impl WriteTxn for WriterTxn<'_> {
         }
         self.log(Entry::Wrote {
             resource: Arc::new(resource.clone()),
-            applied: labels_changed,
+            state: match labels_changed {
+                true => State::Applied,
+                false => State::PendingUpdate,
+            },
+            inserted: false,
         });
         Ok(())
     }
