@@ -314,8 +314,13 @@ async fn a_simulated_city_fills_the_report() {
     let base = start(10_000).await;
     let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
     let city = simulate::city(p.clone(), 2026).await.expect("simulate");
-    assert_eq!(city.devices, 100);
-    assert_eq!(city.readings, (365 + 365) * 7);
+    assert_eq!(city.devices, 349);
+    // 5 pollutants x 3 stations, electricity, 8 travel-time probes: daily; 16
+    // meters weekly (53 + the year's last day); 30 outages a year; 2 years
+    assert_eq!(
+        city.readings,
+        (15 + 1 + 8) * (365 + 365) + 16 * 54 * 2 + 30 * 2
+    );
     let again = simulate::city(p.clone(), 2026)
         .await
         .expect("simulate again");
@@ -324,10 +329,35 @@ async fn a_simulated_city_fills_the_report() {
     let cat = Catalogue::embedded();
     let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
     let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
-    let report = build_report(&p, cat, &bindings, &stats, 2026)
+    let report = build_report(&*p, cat, &bindings, &stats, 2026)
         .await
         .expect("report");
-    assert_eq!(report.coverage.all.reported, 13);
+    assert_eq!(report.coverage.all.reported, 23);
+    // every KPI the catalogue marks computable from sensor data is filled
+    // from the platform's readings, never from a statistic alone
+    let sensor: Vec<_> = cat
+        .kpis
+        .iter()
+        .filter(|k| k.iot_computable == "yes-sensor")
+        .collect();
+    assert_eq!(sensor.len(), 9);
+    for kpi in sensor {
+        let of_year: Vec<_> = report
+            .results
+            .iter()
+            .filter(|x| x.code == kpi.code && x.year == 2026)
+            .collect();
+        assert!(!of_year.is_empty(), "{}", kpi.code);
+        for x in of_year {
+            assert_eq!(x.status, Status::Reported, "{} {:?}", kpi.code, x.reason);
+            assert!(
+                x.sources.iter().any(|s| s.starts_with("platform: ")),
+                "{}: {:?}",
+                kpi.code,
+                x.sources
+            );
+        }
+    }
     let r = &report.results;
     // 42 of 50 water meters, 47 of 50 electricity meters are smart
     assert!(close(find(r, "EC: ICT: WS: 1C", None, 2026).value, 84.0));
