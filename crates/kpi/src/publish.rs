@@ -15,6 +15,10 @@ use crate::Error;
 
 pub const AE_NAME: &str = "urbis-kpi";
 pub const AE_ORIGINATOR: &str = "Curbis-kpi";
+/// Instances kept per KPI container (`mni`): every run appends one per year
+/// it computed, so without a cap a daily report would grow without bound;
+/// the CSE drops the oldest beyond it.
+pub const MAX_INSTANCES: u32 = 240;
 
 /// Write every KPI result of the report; returns the number of instances created.
 pub async fn publish(
@@ -43,7 +47,7 @@ pub async fn publish(
             .ensure(
                 &ae,
                 3,
-                json!({"m2m:cnt": {"rn": rn, "lbl": [format!("kpi/{rn}")]}}),
+                json!({"m2m:cnt": {"rn": rn, "mni": MAX_INSTANCES, "lbl": [format!("kpi/{rn}")]}}),
                 AE_ORIGINATOR,
             )
             .await?;

@@ -1,40 +1,22 @@
 //! A real CSE with the HTTP binding on 127.0.0.1:0 (in-memory store), a few
 //! containers with readings and devices, then the KPI engine over oneM2M.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use urbis_core::{Cse, CseConfig};
 use urbis_kpi::bindings::Bindings;
 use urbis_kpi::compute::{KpiResult, Status};
+use urbis_kpi::local::StoreSource;
 use urbis_kpi::platform::Platform;
 use urbis_kpi::stats::Statistics;
 use urbis_kpi::{build_report, publish, report, simulate, Catalogue, Error};
-use urbis_store::sqlite::SqliteStore;
 
-/// `discovery_limit` caps every page the CSE returns, to exercise paging.
+use common::start_with_store;
+
 async fn start(discovery_limit: u64) -> String {
-    let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = CseConfig {
-        discovery_limit,
-        ..CseConfig::default()
-    };
-    let cse = Cse::open(config, store).expect("open CSE");
-    cse.start_background();
-    tokio::spawn(async move {
-        urbis_http::serve(
-            listener,
-            cse,
-            urbis_http::HttpOptions::default(),
-            std::future::pending(),
-        )
-        .await
-        .expect("serve");
-    });
-    format!("http://{addr}")
+    start_with_store(discovery_limit).await.0
 }
 
 async fn city(p: &Platform) {
@@ -266,6 +248,20 @@ async fn kpis_from_a_running_cse() {
         )
         .await
         .expect("la");
+    let cnt = p
+        .send(
+            reqwest::Method::GET,
+            "cse-in/urbis-kpi/EN-EN-AQ-1C",
+            "",
+            None,
+            None,
+        )
+        .await
+        .expect("container");
+    assert_eq!(
+        cnt.body.pointer("/m2m:cnt/mni"),
+        Some(&json!(publish::MAX_INSTANCES))
+    );
     let con = la
         .body
         .pointer("/m2m:cin/con")
@@ -375,4 +371,36 @@ async fn a_simulated_city_fills_the_report() {
         .iter()
         .filter(|x| x.year == 2026)
         .all(|x| x.status != Status::Flagged));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_path_gives_the_numbers_of_the_http_path() {
+    let (base, store) = start_with_store(10_000).await;
+    let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
+    simulate::city(p.clone(), 2026).await.expect("simulate");
+    let cat = Catalogue::embedded();
+    let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
+    let over_http = build_report(&*p, cat, &bindings, &stats, 2026)
+        .await
+        .expect("report over HTTP");
+    let local = StoreSource::new(store, "cse-in");
+    let from_store = build_report(&local, cat, &bindings, &stats, 2026)
+        .await
+        .expect("report from the store");
+    assert_eq!(over_http.results.len(), from_store.results.len());
+    assert_eq!(from_store.coverage.all.reported, 23);
+    for (a, b) in over_http.results.iter().zip(&from_store.results) {
+        let what = format!("{} {:?} {}", a.code, a.part, a.year);
+        assert_eq!(
+            (&a.code, &a.part, a.year, a.status),
+            (&b.code, &b.part, b.year, b.status),
+            "{what}"
+        );
+        match (a.value, b.value) {
+            (Some(x), Some(y)) => assert!(close(Some(y), x), "{what}: {x} vs {y}"),
+            (x, y) => assert_eq!(x, y, "{what}"),
+        }
+        assert_eq!(a.sources, b.sources, "{what}");
+    }
 }
