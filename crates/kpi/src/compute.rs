@@ -105,7 +105,7 @@ pub fn compute(inp: &Inputs) -> Vec<KpiResult> {
                     let q = Quantity {
                         value: stat.value,
                         unit: Some(stat.unit),
-                        sources: vec![format!("statistics line {}: {}", stat.line, stat.source)],
+                        sources: vec![format!("{}: {}", stat.origin, stat.source)],
                     };
                     let result = to_kpi_unit(kpi, part.as_deref(), q);
                     out.push(finish(kpi, part.clone(), year, result));
@@ -181,8 +181,8 @@ fn input(inp: &Inputs, name: &str, year: i32) -> Result<Quantity, String> {
         value: stat.value,
         unit: Some(stat.unit),
         sources: vec![format!(
-            "statistics line {}: {} = {} {} ({})",
-            stat.line, name, stat.value, stat.unit, stat.source
+            "{}: {} = {} {} ({})",
+            stat.origin, name, stat.value, stat.unit, stat.source
         )],
     })
 }

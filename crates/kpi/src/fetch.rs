@@ -114,6 +114,10 @@ pub trait DataSource {
     fn containers(&self, label: &str) -> impl Future<Output = Result<Vec<String>, Error>>;
     /// The `dty` of every deviceInfo mgmtObj (an empty string where none is set).
     fn device_types(&self) -> impl Future<Output = Result<Vec<String>, Error>>;
+    /// The statistics entered through the API: per instance of the statistics
+    /// container (`urbis-kpi/statistics`), oldest first, its path and `con`;
+    /// none when the container does not exist.
+    fn statistic_instances(&self) -> impl Future<Output = Result<Vec<(String, Value)>, Error>>;
     /// Per container (same order) its readings, reduced per year.
     fn series(
         &self,

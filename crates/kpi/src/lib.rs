@@ -27,6 +27,12 @@ pub enum Error {
     Catalogue(String),
     #[error("statistics line {line}: {message}")]
     Statistics { line: u64, message: String },
+    #[error("statistics {resource} row {row}: {message}")]
+    StatisticsResource {
+        resource: String,
+        row: usize,
+        message: String,
+    },
     #[error("binding {name:?}: {message}")]
     Binding { name: String, message: String },
     #[error("bindings file: {0}")]
@@ -37,7 +43,8 @@ pub enum Error {
     Output(String),
 }
 
-/// Read the platform inputs of `bindings` from `source` and compute every KPI for `year`
+/// Read the platform inputs of `bindings` and the statistics entered on the
+/// platform from `source`, add `stats` (a file; its rows win), and compute every KPI for `year`
 /// (and for earlier years where data exists).
 pub async fn build_report<S: fetch::DataSource>(
     source: &S,
@@ -46,6 +53,10 @@ pub async fn build_report<S: fetch::DataSource>(
     stats: &stats::Statistics,
     year: i32,
 ) -> Result<report::Report, Error> {
+    let entered =
+        stats::Statistics::from_instances(&source.statistic_instances().await?, catalogue)?;
+    // a statistics file given for this report corrects what is on the platform
+    let stats = &entered.overlay(stats.clone());
     let data = fetch::fetch(source, bindings).await?;
     let results = compute::compute(&compute::Inputs {
         catalogue,

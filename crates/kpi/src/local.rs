@@ -107,6 +107,23 @@ impl DataSource for StoreSource {
         Ok(out)
     }
 
+    async fn statistic_instances(&self) -> Result<Vec<(String, Value)>, Error> {
+        let reader = self.store.reader().map_err(store_error)?;
+        let path = format!("{}/{}", self.cse_name, crate::publish::STATISTICS_PATH);
+        let Some(container) = reader.get_by_path(&path).map_err(store_error)? else {
+            return Ok(Vec::new());
+        };
+        Ok(reader
+            .children(container.ri(), Some(CONTENT_INSTANCE))
+            .map_err(store_error)?
+            .into_iter()
+            .map(|mut cin| {
+                let con = cin.attrs.remove("con").unwrap_or(Value::Null);
+                (cin.path, con)
+            })
+            .collect())
+    }
+
     async fn series(
         &self,
         containers: &[String],

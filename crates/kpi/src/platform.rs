@@ -277,6 +277,25 @@ impl DataSource for Platform {
             .collect())
     }
 
+    async fn statistic_instances(&self) -> Result<Vec<(String, Value)>, Error> {
+        let path = format!("{}/{}", self.cse_name(), crate::publish::STATISTICS_PATH);
+        if !self.exists(&path).await? {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .children(&path, 4, "m2m:cin", None)
+            .await?
+            .into_iter()
+            .map(|cin| {
+                let rn = cin.get("rn").and_then(Value::as_str).unwrap_or("");
+                (
+                    format!("{path}/{rn}"),
+                    cin.get("con").cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect())
+    }
+
     async fn series(
         &self,
         containers: &[String],

@@ -380,12 +380,21 @@ async fn the_store_path_gives_the_numbers_of_the_http_path() {
     simulate::city(p.clone(), 2026).await.expect("simulate");
     let cat = Catalogue::embedded();
     let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    // the statistics entered through the API this time, not given as a file
     let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
-    let over_http = build_report(&*p, cat, &bindings, &stats, 2026)
+    let stored = publish::import_statistics(&p, cat, &stats)
+        .await
+        .expect("import");
+    assert!(
+        stored.starts_with("cse-in/urbis-kpi/statistics/"),
+        "{stored}"
+    );
+    let none = Statistics::default();
+    let over_http = build_report(&*p, cat, &bindings, &none, 2026)
         .await
         .expect("report over HTTP");
     let local = StoreSource::new(store, "cse-in");
-    let from_store = build_report(&local, cat, &bindings, &stats, 2026)
+    let from_store = build_report(&local, cat, &bindings, &none, 2026)
         .await
         .expect("report from the store");
     assert_eq!(over_http.results.len(), from_store.results.len());
@@ -402,5 +411,30 @@ async fn the_store_path_gives_the_numbers_of_the_http_path() {
             (x, y) => assert_eq!(x, y, "{what}"),
         }
         assert_eq!(a.sources, b.sources, "{what}");
+    }
+    let poverty = find(&from_store.results, "SC: SH: SI: 3C", None, 2026);
+    assert!(close(poverty.value, 8.4));
+    assert!(poverty.sources[0].starts_with(&format!("statistics {stored} row ")));
+
+    // a row entered by hand that is not a number stops the report, naming it
+    p.create(
+        "cse-in/urbis-kpi/statistics",
+        4,
+        json!({"m2m:cin": {"rn": "typo", "con": [{"kpi": "population", "year": 2026,
+            "value": "52.000,5", "unit": "inhabitants", "source": "by hand"}]}}),
+        publish::AE_ORIGINATOR,
+    )
+    .await
+    .expect("a bad row is just content to the CSE");
+    for err in [
+        build_report(&*p, cat, &bindings, &none, 2026).await.err(),
+        build_report(&local, cat, &bindings, &none, 2026)
+            .await
+            .err(),
+    ] {
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("statistics cse-in/urbis-kpi/statistics/typo row 1: value \"52.000,5\" is not a number")
+        );
     }
 }
