@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod catalogue;
 pub mod checks;
 pub mod compute;
+pub mod endpoint;
 pub mod fetch;
 pub mod local;
 pub mod platform;

@@ -438,3 +438,50 @@ async fn the_store_path_gives_the_numbers_of_the_http_path() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_urbis_serves_the_report() {
+    let cat = Catalogue::embedded();
+    let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    let (base, _store) = common::start_serving(10_000, Some(bindings)).await;
+    let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
+    simulate::city(p.clone(), 2026).await.expect("simulate");
+    let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
+    publish::import_statistics(&p, cat, &stats)
+        .await
+        .expect("import");
+    let client = reqwest::Client::new();
+    let get = |query: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/kpi/report?{query}");
+        async move {
+            let r = client.get(&url).send().await.expect("GET report");
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (status, ct, r.text().await.expect("body"))
+        }
+    };
+    let (status, ct, page) = get("year=2026").await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(
+        page.contains("23 of 91 KPIs reported"),
+        "{}",
+        &page[..page.len().min(600)]
+    );
+    let (status, ct, json) = get("year=2026&format=json").await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let v: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["coverage"]["all"]["reported"], 23);
+    let (status, _, csv) = get("year=2026&format=csv").await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("code,name,dimension"));
+    assert_eq!(get("year=twenty").await.0, 400);
+    assert_eq!(get("year=2026&format=pdf").await.0, 400);
+    // the oneM2M API is still served next to it
+    assert!(p.exists("cse-in/city-air").await.expect("retrieve"));
+}
