@@ -116,7 +116,7 @@ pub fn run(command: KpiCommand) -> anyhow::Result<()> {
 fn read_statistics(path: &Path, catalogue: &Catalogue) -> anyhow::Result<Statistics> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Statistics::parse(&text, catalogue).with_context(|| format!("in {}", path.display()))?)
+    Statistics::parse(&text, catalogue).with_context(|| format!("in {}", path.display()))
 }
 
 fn import_statistics(args: StatsArgs) -> anyhow::Result<()> {
