@@ -7,6 +7,7 @@
 //! aggregates of its readings ([`Series`]); the reduction to one value per
 //! year is here, once, so the two give the same numbers.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -77,7 +78,7 @@ impl Series {
         }
     }
 
-    fn add_reading(&mut self, t: String, v: f64) {
+    fn add_reading(&mut self, t: Cow<'_, str>, v: f64) {
         let Some(year) = t.get(..4).and_then(|y| y.parse::<i32>().ok()) else {
             self.skipped += 1;
             return;
@@ -89,18 +90,24 @@ impl Series {
                     YearStats {
                         count: 1,
                         sum: v,
-                        first: (t.clone(), v),
-                        last: (t, v),
+                        first: (t.clone().into_owned(), v),
+                        last: (t.into_owned(), v),
                     },
                 );
             }
             Some(y) => {
                 y.count += 1;
                 y.sum += v;
-                if t < y.first.0 {
-                    y.first = (t, v);
-                } else if t >= y.last.0 {
-                    y.last = (t, v);
+                // reuse the strings' buffers: readings mostly come in order,
+                // so `last` changes on nearly every one
+                if *t < *y.first.0 {
+                    y.first.0.clear();
+                    y.first.0.push_str(&t);
+                    y.first.1 = v;
+                } else if *t >= *y.last.0 {
+                    y.last.0.clear();
+                    y.last.0.push_str(&t);
+                    y.last.1 = v;
                 }
             }
         }
@@ -255,7 +262,11 @@ pub fn reduce(aggregate: Aggregate, label: &str, series: &[Series]) -> PlatformI
 /// object, or a string holding JSON; the pointers select inside the last two.
 /// For events (`end` set) the value is the minutes from start to end times the
 /// value (1 without a value pointer).
-pub fn extract(con: &Value, ct: Option<&str>, spec: &ReadingSpec) -> Option<(String, f64)> {
+pub fn extract<'a>(
+    con: &'a Value,
+    ct: Option<&'a str>,
+    spec: &ReadingSpec,
+) -> Option<(Cow<'a, str>, f64)> {
     let parsed;
     let doc = match con {
         Value::String(s) if spec.value.is_some() || spec.time.is_some() => {
@@ -269,9 +280,11 @@ pub fn extract(con: &Value, ct: Option<&str>, spec: &ReadingSpec) -> Option<(Str
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    let t = match spec.time {
-        Some(pointer) => doc.pointer(pointer)?.as_str()?.to_owned(),
-        None => ct?.to_owned(),
+    let t: Cow<'a, str> = match spec.time {
+        // `doc` may be parsed from a string here, so the time is copied
+        Some(pointer) if std::ptr::eq(doc, con) => Cow::Borrowed(con.pointer(pointer)?.as_str()?),
+        Some(pointer) => Cow::Owned(doc.pointer(pointer)?.as_str()?.to_owned()),
+        None => Cow::Borrowed(ct?),
     };
     let v = match (spec.end, spec.value) {
         (Some(end), weight) => {
@@ -315,6 +328,10 @@ mod tests {
 
     use super::*;
 
+    fn ex(con: &Value, ct: Option<&str>, spec: &ReadingSpec) -> Option<(String, f64)> {
+        extract(con, ct, spec).map(|(t, v)| (t.into_owned(), v))
+    }
+
     const PLAIN: ReadingSpec = ReadingSpec {
         value: None,
         time: None,
@@ -325,31 +342,28 @@ mod tests {
     fn values_come_from_numbers_strings_and_pointers() {
         let ct = Some("20260301T101010");
         let at = |v: f64| Some(("20260301T101010".to_owned(), v));
-        assert_eq!(extract(&json!(4.5), ct, &PLAIN), at(4.5));
-        assert_eq!(extract(&json!(" 7 "), ct, &PLAIN), at(7.0));
+        assert_eq!(ex(&json!(4.5), ct, &PLAIN), at(4.5));
+        assert_eq!(ex(&json!(" 7 "), ct, &PLAIN), at(7.0));
         let spec = ReadingSpec {
             value: Some("/v"),
             time: Some("/t"),
             end: None,
         };
         assert_eq!(
-            extract(&json!({"v": 3, "t": "20250101T000000"}), ct, &spec),
+            ex(&json!({"v": 3, "t": "20250101T000000"}), ct, &spec),
             Some(("20250101T000000".to_owned(), 3.0))
         );
         let spec = ReadingSpec {
             value: Some("/m/v"),
             ..PLAIN
         };
-        assert_eq!(
-            extract(&json!("{\"m\":{\"v\":\"2.5\"}}"), ct, &spec),
-            at(2.5)
-        );
-        assert_eq!(extract(&json!("n/a"), ct, &PLAIN), None);
+        assert_eq!(ex(&json!("{\"m\":{\"v\":\"2.5\"}}"), ct, &spec), at(2.5));
+        assert_eq!(ex(&json!("n/a"), ct, &PLAIN), None);
         let spec = ReadingSpec {
             value: Some("/v"),
             ..PLAIN
         };
-        assert_eq!(extract(&json!({"v": null}), ct, &spec), None);
+        assert_eq!(ex(&json!({"v": null}), ct, &spec), None);
     }
 
     #[test]
@@ -362,7 +376,7 @@ mod tests {
         let event = json!({"start": "20260310T221500", "end": "20260311T000000", "customers": 40});
         // 105 minutes, 40 customers
         assert_eq!(
-            extract(&event, None, &spec),
+            ex(&event, None, &spec),
             Some(("20260310T221500".to_owned(), 4200.0))
         );
         let iso = json!({"start": "2026-03-10T22:15:00", "end": "2026-03-10T22:45:30"});
@@ -370,11 +384,11 @@ mod tests {
             value: None,
             ..spec
         };
-        assert_eq!(extract(&iso, None, &unweighted).map(|r| r.1), Some(30.5));
+        assert_eq!(ex(&iso, None, &unweighted).map(|r| r.1), Some(30.5));
         let backwards = json!({"start": "20260311T000000", "end": "20260310T000000"});
-        assert_eq!(extract(&backwards, None, &unweighted), None);
+        assert_eq!(ex(&backwards, None, &unweighted), None);
         let garbled = json!({"start": "yesterday", "end": "20260310T000000"});
-        assert_eq!(extract(&garbled, None, &unweighted), None);
+        assert_eq!(ex(&garbled, None, &unweighted), None);
     }
 
     fn series(readings: &[(&str, f64)]) -> Series {

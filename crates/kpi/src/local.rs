@@ -3,11 +3,14 @@
 //! behind the same [`DataSource`] trait as the oneM2M HTTP client.
 //!
 //! Over HTTP every reading travels as a JSON resource through discovery and
-//! paging; here each container's instances are one indexed range scan, and
-//! the containers are spread over a few threads. The reduction is the one of
+//! paging; here each container's instances are one indexed range scan whose
+//! stored JSON is read in place for `ct` and `con` only
+//! ([`ReadTxn::scan_children_json`]), and the containers are spread over a
+//! few threads. The reduction is the one of
 //! [`crate::fetch`], so both paths give the same numbers. It reads as the
 //! CSE itself, without access control: it is for the platform's operator.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +24,16 @@ const CONTAINER: u32 = 3;
 const CONTENT_INSTANCE: u32 = 4;
 const MGMT_OBJ: u32 = 13;
 const NODE: u32 = 14;
+
+/// The two attributes of a stored contentInstance the KPIs need; serde skips
+/// the others without building them.
+#[derive(serde::Deserialize)]
+struct StoredInstance<'a> {
+    #[serde(borrow, default)]
+    ct: Option<Cow<'a, str>>,
+    #[serde(default)]
+    con: Value,
+}
 
 pub struct StoreSource {
     store: Arc<dyn Store>,
@@ -62,15 +75,19 @@ impl StoreSource {
             .map_err(store_error)?
             .ok_or_else(|| Error::Platform(format!("{path} vanished while reading")))?;
         let mut series = Series::default();
-        for cin in reader
-            .children(container.ri(), Some(CONTENT_INSTANCE))
-            .map_err(store_error)?
-        {
-            series.add(
-                cin.attrs.get("con").unwrap_or(&Value::Null),
-                cin.str_attr("ct"),
-                spec,
-            );
+        let mut unreadable = None;
+        reader
+            .scan_children_json(container.ri(), CONTENT_INSTANCE, &mut |json| {
+                match serde_json::from_str::<StoredInstance>(json) {
+                    Ok(cin) => series.add(&cin.con, cin.ct.as_deref(), spec),
+                    Err(e) => unreadable = Some(e),
+                }
+            })
+            .map_err(store_error)?;
+        if let Some(e) = unreadable {
+            return Err(Error::Platform(format!(
+                "store: an instance of {path} is corrupt: {e}"
+            )));
         }
         Ok(series)
     }
