@@ -51,6 +51,13 @@ pub struct ServeArgs {
     /// Also serve WebSocket connections (TS-0020) on HOST:PORT.
     #[arg(long)]
     ws_addr: Option<String>,
+    /// Serve the U4SSC KPI report at GET /kpi/report?year=Y&format=html|json|csv,
+    /// computed from the store with this bindings file (docs/kpi.md).
+    #[arg(long)]
+    kpi_bindings: Option<PathBuf>,
+    /// Statistics file for the served KPI report (besides those stored on the platform).
+    #[arg(long, requires = "kpi_bindings")]
+    kpi_stats: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -96,13 +103,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let kpi = crate::kpi::served_report(args.kpi_bindings.as_deref(), args.kpi_stats.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(settings))
+    runtime.block_on(serve(settings, kpi))
 }
 
-async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+async fn serve(
+    mut settings: Settings,
+    kpi: Option<crate::kpi::ServedReport>,
+) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = if !settings.store.database_url.is_empty() {
         let url = &settings.store.database_url;
         Arc::new(
@@ -219,7 +230,16 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?;
+    match kpi {
+        None => urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?,
+        Some(kpi) => {
+            let report = kpi.routes(store.clone(), &settings.cse.cse_name);
+            let router = report.merge(urbis_http::router(cse, settings.http.clone()));
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
     if let Some(mqtt) = mqtt {
         mqtt.await.context("MQTT binding task")??;
     }

@@ -7,6 +7,16 @@
 //! time = "/t"               # JSON pointer to the reading's time (omit: the instance's `ct`)
 //! unit = "ppb"
 //!
+//! [inputs.water_supplied]
+//! difference = "water/district"   # cumulative meters: newest minus the previous year's newest
+//! unit = "m3"
+//!
+//! [inputs.outage_customer_minutes]
+//! duration = "grid/outage"  # events: minutes from `time` to `end`, times `value` (or 1)
+//! time = "/start"
+//! end = "/end"
+//! value = "/customers"
+//!
 //! [inputs.smart_water_meters]
 //! devices = ["smart-water-meter"]   # count of deviceInfo mgmtObjs with one of these `dty`
 //!
@@ -50,9 +60,12 @@ struct InputToml {
     sum: Option<String>,
     count: Option<String>,
     last: Option<String>,
+    difference: Option<String>,
+    duration: Option<String>,
     devices: Option<Vec<String>>,
     value: Option<String>,
     time: Option<String>,
+    end: Option<String>,
     unit: Option<String>,
 }
 
@@ -64,6 +77,7 @@ struct KpiToml {
     value: Option<String>,
     ratio: Option<[String; 2]>,
     per_capita: Option<[String; 2]>,
+    loss: Option<[String; 2]>,
     /// Overrides the scaling the catalogue unit implies (100 for %, 100000 per
     /// 100 000 inhabitants, 1 otherwise).
     factor: Option<f64>,
@@ -76,6 +90,13 @@ pub enum Aggregate {
     Count,
     /// Per container the newest reading of the year, summed over containers.
     Last,
+    /// Cumulative meters: per container the newest reading of the year minus
+    /// the newest of the year before (or, in its first year, the oldest of the
+    /// year), summed over containers.
+    Difference,
+    /// Events: per instance the minutes from its `time` to its `end`, times
+    /// its `value` (e.g. customers affected; 1 without a `value` pointer), summed.
+    Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +107,8 @@ pub enum Source {
         label: String,
         value: Option<String>,
         time: Option<String>,
+        /// JSON pointer to an event's end time (`duration` only).
+        end: Option<String>,
     },
     /// deviceInfo mgmtObjs whose `dty` is one of these.
     Devices(Vec<String>),
@@ -103,6 +126,8 @@ pub enum Formula {
     Value(String),
     Ratio(String, String),
     PerCapita(String, String),
+    /// (A - B) / A: the share of A that B does not account for (water supply loss).
+    Loss(String, String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,11 +171,16 @@ impl Bindings {
                 None => None,
                 Some(p) => Some(kpi.data_point(p).map_err(fail)?.to_owned()),
             };
-            let formula = match (raw.value, raw.ratio, raw.per_capita) {
-                (Some(v), None, None) => Formula::Value(v),
-                (None, Some([n, d]), None) => Formula::Ratio(n, d),
-                (None, None, Some([n, p])) => Formula::PerCapita(n, p),
-                _ => return Err(fail("give exactly one of value, ratio, per_capita".into())),
+            let formula = match (raw.value, raw.ratio, raw.per_capita, raw.loss) {
+                (Some(v), None, None, None) => Formula::Value(v),
+                (None, Some([n, d]), None, None) => Formula::Ratio(n, d),
+                (None, None, Some([n, p]), None) => Formula::PerCapita(n, p),
+                (None, None, None, Some([a, b])) => Formula::Loss(a, b),
+                _ => {
+                    return Err(fail(
+                        "give exactly one of value, ratio, per_capita, loss".into(),
+                    ))
+                }
             };
             let code = kpi.resource_name();
             if kpis.iter().any(|k| k.code == code && k.part == part) {
@@ -179,6 +209,8 @@ fn parse_input(name: &str, raw: InputToml) -> Result<Input, String> {
         (Aggregate::Sum, raw.sum),
         (Aggregate::Count, raw.count),
         (Aggregate::Last, raw.last),
+        (Aggregate::Difference, raw.difference),
+        (Aggregate::Duration, raw.duration),
     ];
     for (aggregate, label) in readings {
         if let Some(label) = label {
@@ -190,6 +222,7 @@ fn parse_input(name: &str, raw: InputToml) -> Result<Input, String> {
                 label,
                 value: raw.value.clone(),
                 time: raw.time.clone(),
+                end: raw.end.clone(),
             });
         }
     }
@@ -197,18 +230,33 @@ fn parse_input(name: &str, raw: InputToml) -> Result<Input, String> {
         if dty.is_empty() {
             return Err("devices lists no dty".into());
         }
-        if raw.value.is_some() || raw.time.is_some() {
-            return Err("value/time apply to readings, not to devices".into());
+        if raw.value.is_some() || raw.time.is_some() || raw.end.is_some() {
+            return Err("value/time/end apply to readings, not to devices".into());
         }
         sources.push(Source::Devices(dty));
     }
-    for pointer in [&raw.value, &raw.time].into_iter().flatten() {
+    for pointer in [&raw.value, &raw.time, &raw.end].into_iter().flatten() {
         if !pointer.starts_with('/') {
             return Err(format!("{pointer:?} is not a JSON pointer (starts with /)"));
         }
     }
     if sources.len() != 1 {
-        return Err("give exactly one of mean, sum, count, last, devices".into());
+        return Err(
+            "give exactly one of mean, sum, count, last, difference, duration, devices".into(),
+        );
+    }
+    let is_duration = matches!(
+        sources[0],
+        Source::Readings {
+            aggregate: Aggregate::Duration,
+            ..
+        }
+    );
+    if is_duration && (raw.time.is_none() || raw.end.is_none()) {
+        return Err("duration needs the time and end pointers of each event".into());
+    }
+    if !is_duration && raw.end.is_some() {
+        return Err("end applies to duration only".into());
     }
     Ok(Input {
         name: name.to_owned(),
@@ -278,6 +326,14 @@ mod tests {
         assert!(m.contains("no data point"), "{m}");
         let (_, m) = binding_error("[[kpi]]\ncode = \"EN: E: E: 2C\"\n");
         assert!(m.contains("exactly one"), "{m}");
+        let (name, m) =
+            binding_error("[inputs.o]\nduration = \"grid/outage\"\ntime = \"/start\"\n");
+        assert_eq!(name, "inputs.o");
+        assert!(m.contains("time and end"), "{m}");
+        let (_, m) = binding_error("[inputs.o]\nmean = \"a\"\nend = \"/end\"\n");
+        assert!(m.contains("duration only"), "{m}");
+        let (_, m) = binding_error("[inputs.o]\ndifference = \"a\"\nvalue = \"v\"\n");
+        assert!(m.contains("not a JSON pointer"), "{m}");
         assert!(matches!(
             parse("[inputs.z]\nmaen = \"a\"\n"),
             Err(Error::BindingsFile(_))

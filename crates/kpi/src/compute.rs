@@ -105,7 +105,7 @@ pub fn compute(inp: &Inputs) -> Vec<KpiResult> {
                     let q = Quantity {
                         value: stat.value,
                         unit: Some(stat.unit),
-                        sources: vec![format!("statistics line {}: {}", stat.line, stat.source)],
+                        sources: vec![format!("{}: {}", stat.origin, stat.source)],
                     };
                     let result = to_kpi_unit(kpi, part.as_deref(), q);
                     out.push(finish(kpi, part.clone(), year, result));
@@ -181,8 +181,8 @@ fn input(inp: &Inputs, name: &str, year: i32) -> Result<Quantity, String> {
         value: stat.value,
         unit: Some(stat.unit),
         sources: vec![format!(
-            "statistics line {}: {} = {} {} ({})",
-            stat.line, name, stat.value, stat.unit, stat.source
+            "{}: {} = {} {} ({})",
+            stat.origin, name, stat.value, stat.unit, stat.source
         )],
     })
 }
@@ -213,6 +213,24 @@ fn evaluate(inp: &Inputs, kpi: &Kpi, b: &KpiBinding, year: i32) -> Result<Quanti
                 _ => 1.0,
             });
             ratio(num, pop, multiplier, false)
+        }
+        Formula::Loss(whole, accounted) => {
+            let whole = input(inp, whole, year)?;
+            let accounted = input(inp, accounted, year)?;
+            let multiplier = b.factor.unwrap_or(match kpi.scale() {
+                Scale::Percent => 100.0,
+                _ => 1.0,
+            });
+            let accounted_value = match (whole.unit, accounted.unit) {
+                (Some(wu), Some(au)) if wu != au => units::convert(accounted.value, au, wu, None)?,
+                _ => accounted.value,
+            };
+            let lost = Quantity {
+                value: whole.value - accounted_value,
+                unit: whole.unit,
+                sources: accounted.sources,
+            };
+            ratio(lost, whole, multiplier, true)
         }
     }
 }
@@ -451,6 +469,36 @@ mod tests {
             .as_deref()
             .unwrap_or("")
             .starts_with("no binding and no statistic"));
+    }
+
+    #[test]
+    fn loss_is_the_share_not_accounted_for() {
+        let w = world(
+            r#"
+            [inputs.supplied]
+            difference = "water/district"
+            unit = "m3"
+            [inputs.billed]
+            difference = "water/customer"
+            unit = "l"
+            [[kpi]]
+            code = "EC: I: WS: 3C"
+            loss = ["supplied", "billed"]
+            "#,
+            "",
+            &[
+                ("supplied", Some(2026), 4000.0),
+                ("billed", Some(2026), 3_400_000.0),
+                ("supplied", Some(2025), 0.0),
+                ("billed", Some(2025), 0.0),
+            ],
+        );
+        let r = run(&w);
+        // (4000 m3 - 3400 m3) / 4000 m3
+        assert!(close(find(&r, "EC: I: WS: 3C", None, 2026).value, 15.0));
+        assert!(!r
+            .iter()
+            .any(|x| x.code == "EC: I: WS: 3C" && x.year == 2025 && x.status.has_value()));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
+use crate::fetch::{DataSource, ReadingSpec, Series};
 use crate::Error;
 
 /// Results asked for per page; the CSE may cap it at its own discovery limit.
@@ -254,4 +255,61 @@ fn refused(parent: &str, ty: u32, answer: &Answer) -> Error {
             .and_then(Value::as_str)
             .unwrap_or("")
     ))
+}
+
+/// The platform read over oneM2M like any application: discovery, then
+/// each container's instances page by page.
+impl DataSource for Platform {
+    async fn containers(&self, label: &str) -> Result<Vec<String>, Error> {
+        self.discover(label, 3).await
+    }
+
+    async fn device_types(&self) -> Result<Vec<String>, Error> {
+        let infos = self.children(self.cse_name(), 13, "m2m:dvi", None).await?;
+        Ok(infos
+            .iter()
+            .map(|d| {
+                d.get("dty")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect())
+    }
+
+    async fn statistic_instances(&self) -> Result<Vec<(String, Value)>, Error> {
+        let path = format!("{}/{}", self.cse_name(), crate::publish::STATISTICS_PATH);
+        if !self.exists(&path).await? {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .children(&path, 4, "m2m:cin", None)
+            .await?
+            .into_iter()
+            .map(|cin| {
+                let rn = cin.get("rn").and_then(Value::as_str).unwrap_or("");
+                (
+                    format!("{path}/{rn}"),
+                    cin.get("con").cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect())
+    }
+
+    async fn series(
+        &self,
+        containers: &[String],
+        spec: &ReadingSpec<'_>,
+    ) -> Result<Vec<Series>, Error> {
+        let mut out = Vec::with_capacity(containers.len());
+        for path in containers {
+            let mut series = Series::default();
+            for cin in self.children(path, 4, "m2m:cin", None).await? {
+                let ct = cin.get("ct").and_then(Value::as_str);
+                series.add(cin.get("con").unwrap_or(&Value::Null), ct, spec);
+            }
+            out.push(series);
+        }
+        Ok(out)
+    }
 }

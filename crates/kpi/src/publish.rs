@@ -11,17 +11,20 @@ use crate::catalogue::Catalogue;
 use crate::compute::{KpiResult, Status};
 use crate::platform::Platform;
 use crate::report::Report;
+use crate::stats::Statistics;
 use crate::Error;
 
 pub const AE_NAME: &str = "urbis-kpi";
 pub const AE_ORIGINATOR: &str = "Curbis-kpi";
+/// Instances kept per KPI container (`mni`): every run appends one per year
+/// it computed, so without a cap a daily report would grow without bound;
+/// the CSE drops the oldest beyond it.
+pub const MAX_INSTANCES: u32 = 240;
 
-/// Write every KPI result of the report; returns the number of instances created.
-pub async fn publish(
-    platform: &Platform,
-    catalogue: &Catalogue,
-    report: &Report,
-) -> Result<usize, Error> {
+/// The container of the statistics entered through the API, below the CSEBase.
+pub const STATISTICS_PATH: &str = "urbis-kpi/statistics";
+
+async fn ensure_ae(platform: &Platform) -> Result<String, Error> {
     let cse = platform.cse_name().to_owned();
     let ae = format!("{cse}/{AE_NAME}");
     // a second registration of the same AE-ID is refused (4117), so look first
@@ -36,6 +39,55 @@ pub async fn publish(
             )
             .await?;
     }
+    Ok(ae)
+}
+
+/// Store checked statistics on the platform as one contentInstance of
+/// `urbis-kpi/statistics` (so an import is all or nothing); returns its path.
+/// Any oneM2M application may add rows the same way.
+pub async fn import_statistics(
+    platform: &Platform,
+    catalogue: &Catalogue,
+    stats: &Statistics,
+) -> Result<String, Error> {
+    let ae = ensure_ae(platform).await?;
+    platform
+        .ensure(
+            &ae,
+            3,
+            json!({"m2m:cnt": {"rn": "statistics", "lbl": ["urbis/kpi-statistics"]}}),
+            AE_ORIGINATOR,
+        )
+        .await?;
+    let container = format!("{}/{STATISTICS_PATH}", platform.cse_name());
+    let answer = platform
+        .send(
+            reqwest::Method::POST,
+            &container,
+            "rcn=1",
+            Some(AE_ORIGINATOR),
+            Some((
+                4,
+                json!({"m2m:cin": {"cnf": "application/json:0", "con": stats.to_rows(catalogue)}}),
+            )),
+        )
+        .await?;
+    let rn = answer.body.pointer("/m2m:cin/rn").and_then(Value::as_str);
+    match (answer.rsc, rn) {
+        (2001, Some(rn)) => Ok(format!("{container}/{rn}")),
+        (rsc, _) => Err(Error::Platform(format!(
+            "storing the statistics in {container}: rsc {rsc}"
+        ))),
+    }
+}
+
+/// Write every KPI result of the report; returns the number of instances created.
+pub async fn publish(
+    platform: &Platform,
+    catalogue: &Catalogue,
+    report: &Report,
+) -> Result<usize, Error> {
+    let ae = ensure_ae(platform).await?;
     let mut created = 0;
     for kpi in &catalogue.kpis {
         let rn = kpi.resource_name();
@@ -43,7 +95,7 @@ pub async fn publish(
             .ensure(
                 &ae,
                 3,
-                json!({"m2m:cnt": {"rn": rn, "lbl": [format!("kpi/{rn}")]}}),
+                json!({"m2m:cnt": {"rn": rn, "mni": MAX_INSTANCES, "lbl": [format!("kpi/{rn}")]}}),
                 AE_ORIGINATOR,
             )
             .await?;

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use crate::catalogue::Catalogue;
 use crate::{units, Error};
 
@@ -16,7 +18,11 @@ pub struct Stat {
     /// Canonical unit (see [`units::canonical`]).
     pub unit: &'static str,
     pub source: String,
+    /// CSV line (0 for rows entered through the API).
     pub line: u64,
+    /// Where the row comes from: `statistics line 4`, or
+    /// `statistics cse-in/urbis-kpi/statistics/cin123 row 2`.
+    pub origin: String,
 }
 
 /// What a statistics row is about.
@@ -78,40 +84,178 @@ impl Statistics {
             })?;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let field = |i: usize| record.get(i).unwrap_or_default();
-            let key = parse_key(field(0), catalogue).map_err(|m| err(line, m))?;
-            let year: i32 = field(1)
-                .parse()
-                .ok()
-                .filter(|y| (1900..=2200).contains(y))
-                .ok_or_else(|| err(line, format!("year {:?} is not a year", field(1))))?;
-            let value: f64 = field(2)
-                .parse()
-                .ok()
-                .filter(|v: &f64| v.is_finite())
-                .ok_or_else(|| err(line, format!("value {:?} is not a number", field(2))))?;
-            let unit = units::canonical(field(3))
-                .ok_or_else(|| err(line, format!("unknown unit {:?}", field(3))))?;
-            if let Key::Kpi { code, part } = &key {
-                check_kpi_unit(catalogue, code, part.as_deref(), unit).map_err(|m| err(line, m))?;
-            }
-            let source = field(4).to_owned();
-            if source.is_empty() {
-                return Err(err(line, "the source is empty".into()));
-            }
-            let stat = Stat {
-                value,
-                unit,
-                source,
-                line,
-            };
-            if let Some(earlier) = stats.rows.insert((key, year), stat) {
-                return Err(err(
-                    line,
-                    format!("same key and year as line {}", earlier.line),
-                ));
+            let row = Row::parse(
+                [field(0), field(1), field(2), field(3), field(4)],
+                catalogue,
+            )
+            .map_err(|m| err(line, m))?;
+            let origin = format!("statistics line {line}");
+            if let Some(earlier) = stats.insert(row, line, origin) {
+                return Err(err(line, format!("same key and year as {earlier}")));
             }
         }
         Ok(stats)
+    }
+
+    /// Statistics entered through the oneM2M API: the contentInstances of the
+    /// statistics container, oldest first, each holding one row object or an
+    /// array of them (`{"kpi", "year", "value", "unit", "source"}`). A later
+    /// instance replaces a row of the same key and year (a correction); within
+    /// one instance a key and year may appear once. The first bad row stops
+    /// with an error naming the resource and the row.
+    pub fn from_instances(
+        instances: &[(String, Value)],
+        catalogue: &Catalogue,
+    ) -> Result<Statistics, Error> {
+        let mut stats = Statistics::default();
+        for (resource, con) in instances {
+            let err = |row: usize, message: String| Error::StatisticsResource {
+                resource: resource.clone(),
+                row,
+                message,
+            };
+            let parsed;
+            let con = match con {
+                Value::String(text) => {
+                    parsed = serde_json::from_str::<Value>(text)
+                        .map_err(|e| err(0, format!("con is not JSON: {e}")))?;
+                    &parsed
+                }
+                other => other,
+            };
+            let rows: Vec<&Value> = match con {
+                Value::Array(rows) => rows.iter().collect(),
+                one @ Value::Object(_) => vec![one],
+                _ => {
+                    return Err(err(
+                        0,
+                        "con is neither a row object nor an array of rows".into(),
+                    ))
+                }
+            };
+            let mut this = Statistics::default();
+            for (i, raw) in rows.into_iter().enumerate() {
+                let n = i + 1;
+                let text = |name: &str| -> Result<String, Error> {
+                    match raw.get(name) {
+                        Some(Value::String(s)) => Ok(s.clone()),
+                        Some(Value::Number(x)) => Ok(x.to_string()),
+                        Some(other) => {
+                            Err(err(n, format!("{name} is {other}, not a string or number")))
+                        }
+                        None => Err(err(n, format!("{name} is missing"))),
+                    }
+                };
+                if let Some(extra) = raw
+                    .as_object()
+                    .and_then(|o| o.keys().find(|k| !Row::FIELDS.contains(&k.as_str())))
+                {
+                    return Err(err(n, format!("unknown field {extra:?}")));
+                }
+                let fields = [
+                    text("kpi")?,
+                    text("year")?,
+                    text("value")?,
+                    text("unit")?,
+                    text("source")?,
+                ];
+                let row = Row::parse(fields.each_ref().map(String::as_str), catalogue)
+                    .map_err(|m| err(n, m))?;
+                let origin = format!("statistics {resource} row {n}");
+                if let Some(earlier) = this.insert(row, 0, origin) {
+                    return Err(err(n, format!("same key and year as {earlier}")));
+                }
+            }
+            stats.rows.extend(this.rows);
+        }
+        Ok(stats)
+    }
+
+    /// The rows as the objects [`Statistics::from_instances`] reads (KPI codes
+    /// as the catalogue writes them), for storing them on the platform.
+    pub fn to_rows(&self, catalogue: &Catalogue) -> Vec<Value> {
+        self.rows
+            .iter()
+            .map(|((key, year), stat)| {
+                let kpi = match key {
+                    Key::Input(name) => name.clone(),
+                    Key::Kpi { code, part } => {
+                        let code = catalogue
+                            .get(code)
+                            .map_or(code.as_str(), |k| k.code.as_str());
+                        match part {
+                            Some(p) => format!("{code}/{p}"),
+                            None => code.to_owned(),
+                        }
+                    }
+                };
+                serde_json::json!({"kpi": kpi, "year": year, "value": stat.value,
+                    "unit": stat.unit, "source": stat.source})
+            })
+            .collect()
+    }
+
+    /// These statistics with `later`'s rows replacing those of the same key and year.
+    pub fn overlay(mut self, later: Statistics) -> Statistics {
+        self.rows.extend(later.rows);
+        self
+    }
+
+    /// Add a row; on a duplicate key and year, the origin of the earlier row.
+    fn insert(&mut self, row: Row, line: u64, origin: String) -> Option<String> {
+        let stat = Stat {
+            value: row.value,
+            unit: row.unit,
+            source: row.source,
+            line,
+            origin,
+        };
+        self.rows
+            .insert((row.key, row.year), stat)
+            .map(|earlier| earlier.origin)
+    }
+}
+
+/// One checked statistics row.
+#[derive(Clone, Debug)]
+struct Row {
+    key: Key,
+    year: i32,
+    value: f64,
+    unit: &'static str,
+    source: String,
+}
+
+impl Row {
+    const FIELDS: [&'static str; 5] = ["kpi", "year", "value", "unit", "source"];
+
+    fn parse(field: [&str; 5], catalogue: &Catalogue) -> Result<Row, String> {
+        let [key, year, value, unit, source] = field.map(str::trim);
+        let key = parse_key(key, catalogue)?;
+        let year: i32 = year
+            .parse()
+            .ok()
+            .filter(|y| (1900..=2200).contains(y))
+            .ok_or_else(|| format!("year {year:?} is not a year"))?;
+        let value: f64 = value
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("value {value:?} is not a number"))?;
+        let unit = units::canonical(unit).ok_or_else(|| format!("unknown unit {unit:?}"))?;
+        if let Key::Kpi { code, part } = &key {
+            check_kpi_unit(catalogue, code, part.as_deref(), unit)?;
+        }
+        if source.is_empty() {
+            return Err("the source is empty".into());
+        }
+        Ok(Row {
+            key,
+            year,
+            value,
+            unit,
+            source: source.to_owned(),
+        })
     }
 }
 
@@ -200,6 +344,69 @@ mod tests {
         assert_eq!(s.rows.len(), 4);
     }
 
+    #[test]
+    fn rows_entered_through_the_api_are_checked_and_later_ones_win() {
+        let cat = Catalogue::embedded();
+        let first = (
+            "cse-in/urbis-kpi/statistics/s1".to_owned(),
+            serde_json::json!([
+                {"kpi": "population", "year": 2026, "value": 52000, "unit": "inhabitants", "source": "census"},
+                {"kpi": "SC: SH: SI: 3C", "year": "2026", "value": "8.4", "unit": "%", "source": "office"}
+            ]),
+        );
+        let correction = (
+            "cse-in/urbis-kpi/statistics/s2".to_owned(),
+            serde_json::json!({"kpi": "population", "year": 2026, "value": 52100,
+                "unit": "inhabitants", "source": "census, corrected"}),
+        );
+        let s = Statistics::from_instances(&[first.clone(), correction], cat).unwrap();
+        let pop = s.input("population", 2026).unwrap();
+        assert_eq!(pop.value, 52100.0);
+        assert_eq!(
+            pop.origin,
+            "statistics cse-in/urbis-kpi/statistics/s2 row 1"
+        );
+        assert_eq!(s.rows.len(), 2);
+
+        let bad = |con: serde_json::Value| match Statistics::from_instances(
+            &[first.clone(), ("cse-in/x/s3".into(), con)],
+            cat,
+        ) {
+            Err(Error::StatisticsResource {
+                resource,
+                row,
+                message,
+            }) => {
+                assert_eq!(resource, "cse-in/x/s3");
+                (row, message)
+            }
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let row = |value: serde_json::Value| {
+            serde_json::json!([{"kpi": "households", "year": 2026, "value": 1, "unit": "number", "source": "x"},
+                {"kpi": "households_internet", "year": 2026, "value": value, "unit": "number", "source": "x"}])
+        };
+        let (n, m) = bad(row(serde_json::json!("many")));
+        assert_eq!(n, 2);
+        assert!(m.contains("not a number"), "{m}");
+        let (n, m) = bad(row(serde_json::json!(null)));
+        assert_eq!(n, 2);
+        assert!(m.contains("not a string or number"), "{m}");
+        let (n, m) = bad(
+            serde_json::json!({"kpi": "households", "year": 2026, "value": 1, "unit": "number"}),
+        );
+        assert_eq!(n, 1);
+        assert!(m.contains("source is missing"), "{m}");
+        let (_, m) = bad(
+            serde_json::json!({"kpi": "h", "year": 2026, "value": 1, "unit": "number",
+            "source": "x", "colour": "red"}),
+        );
+        assert!(m.contains("unknown field"), "{m}");
+        let (n, m) = bad(serde_json::json!("not json"));
+        assert_eq!(n, 0);
+        assert!(m.contains("not JSON"), "{m}");
+    }
+
     fn line_of(text: &str) -> (u64, String) {
         match parse(text) {
             Err(Error::Statistics { line, message }) => (line, message),
@@ -227,7 +434,7 @@ mod tests {
         assert!(m.contains("does not fit"), "{m}");
         let (line, m) = line_of(&format!("{head}population,2026,1,inhabitants,y\n"));
         assert_eq!(line, 3);
-        assert!(m.contains("line 2"), "{m}");
+        assert!(m.contains("statistics line 2"), "{m}");
         let (line, m) = line_of(&format!("{head}EN: EN: WS: 4C/quaternary,2026,1,%,y\n"));
         assert_eq!(line, 3);
         assert!(m.contains("no data point"), "{m}");

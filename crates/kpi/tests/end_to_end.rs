@@ -1,40 +1,22 @@
 //! A real CSE with the HTTP binding on 127.0.0.1:0 (in-memory store), a few
 //! containers with readings and devices, then the KPI engine over oneM2M.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use urbis_core::{Cse, CseConfig};
 use urbis_kpi::bindings::Bindings;
 use urbis_kpi::compute::{KpiResult, Status};
+use urbis_kpi::local::StoreSource;
 use urbis_kpi::platform::Platform;
 use urbis_kpi::stats::Statistics;
 use urbis_kpi::{build_report, publish, report, simulate, Catalogue, Error};
-use urbis_store::sqlite::SqliteStore;
 
-/// `discovery_limit` caps every page the CSE returns, to exercise paging.
+use common::start_with_store;
+
 async fn start(discovery_limit: u64) -> String {
-    let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let config = CseConfig {
-        discovery_limit,
-        ..CseConfig::default()
-    };
-    let cse = Cse::open(config, store).expect("open CSE");
-    cse.start_background();
-    tokio::spawn(async move {
-        urbis_http::serve(
-            listener,
-            cse,
-            urbis_http::HttpOptions::default(),
-            std::future::pending(),
-        )
-        .await
-        .expect("serve");
-    });
-    format!("http://{addr}")
+    start_with_store(discovery_limit).await.0
 }
 
 async fn city(p: &Platform) {
@@ -266,6 +248,20 @@ async fn kpis_from_a_running_cse() {
         )
         .await
         .expect("la");
+    let cnt = p
+        .send(
+            reqwest::Method::GET,
+            "cse-in/urbis-kpi/EN-EN-AQ-1C",
+            "",
+            None,
+            None,
+        )
+        .await
+        .expect("container");
+    assert_eq!(
+        cnt.body.pointer("/m2m:cnt/mni"),
+        Some(&json!(publish::MAX_INSTANCES))
+    );
     let con = la
         .body
         .pointer("/m2m:cin/con")
@@ -314,8 +310,13 @@ async fn a_simulated_city_fills_the_report() {
     let base = start(10_000).await;
     let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
     let city = simulate::city(p.clone(), 2026).await.expect("simulate");
-    assert_eq!(city.devices, 100);
-    assert_eq!(city.readings, (365 + 365) * 7);
+    assert_eq!(city.devices, 349);
+    // 5 pollutants x 3 stations, electricity, 8 travel-time probes: daily; 16
+    // meters weekly (53 + the year's last day); 30 outages a year; 2 years
+    assert_eq!(
+        city.readings,
+        (15 + 1 + 8) * (365 + 365) + 16 * 54 * 2 + 30 * 2
+    );
     let again = simulate::city(p.clone(), 2026)
         .await
         .expect("simulate again");
@@ -324,10 +325,35 @@ async fn a_simulated_city_fills_the_report() {
     let cat = Catalogue::embedded();
     let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
     let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
-    let report = build_report(&p, cat, &bindings, &stats, 2026)
+    let report = build_report(&*p, cat, &bindings, &stats, 2026)
         .await
         .expect("report");
-    assert_eq!(report.coverage.all.reported, 13);
+    assert_eq!(report.coverage.all.reported, 23);
+    // every KPI the catalogue marks computable from sensor data is filled
+    // from the platform's readings, never from a statistic alone
+    let sensor: Vec<_> = cat
+        .kpis
+        .iter()
+        .filter(|k| k.iot_computable == "yes-sensor")
+        .collect();
+    assert_eq!(sensor.len(), 9);
+    for kpi in sensor {
+        let of_year: Vec<_> = report
+            .results
+            .iter()
+            .filter(|x| x.code == kpi.code && x.year == 2026)
+            .collect();
+        assert!(!of_year.is_empty(), "{}", kpi.code);
+        for x in of_year {
+            assert_eq!(x.status, Status::Reported, "{} {:?}", kpi.code, x.reason);
+            assert!(
+                x.sources.iter().any(|s| s.starts_with("platform: ")),
+                "{}: {:?}",
+                kpi.code,
+                x.sources
+            );
+        }
+    }
     let r = &report.results;
     // 42 of 50 water meters, 47 of 50 electricity meters are smart
     assert!(close(find(r, "EC: ICT: WS: 1C", None, 2026).value, 84.0));
@@ -345,4 +371,117 @@ async fn a_simulated_city_fills_the_report() {
         .iter()
         .filter(|x| x.year == 2026)
         .all(|x| x.status != Status::Flagged));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_path_gives_the_numbers_of_the_http_path() {
+    let (base, store) = start_with_store(10_000).await;
+    let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
+    simulate::city(p.clone(), 2026).await.expect("simulate");
+    let cat = Catalogue::embedded();
+    let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    // the statistics entered through the API this time, not given as a file
+    let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
+    let stored = publish::import_statistics(&p, cat, &stats)
+        .await
+        .expect("import");
+    assert!(
+        stored.starts_with("cse-in/urbis-kpi/statistics/"),
+        "{stored}"
+    );
+    let none = Statistics::default();
+    let over_http = build_report(&*p, cat, &bindings, &none, 2026)
+        .await
+        .expect("report over HTTP");
+    let local = StoreSource::new(store, "cse-in");
+    let from_store = build_report(&local, cat, &bindings, &none, 2026)
+        .await
+        .expect("report from the store");
+    assert_eq!(over_http.results.len(), from_store.results.len());
+    assert_eq!(from_store.coverage.all.reported, 23);
+    for (a, b) in over_http.results.iter().zip(&from_store.results) {
+        let what = format!("{} {:?} {}", a.code, a.part, a.year);
+        assert_eq!(
+            (&a.code, &a.part, a.year, a.status),
+            (&b.code, &b.part, b.year, b.status),
+            "{what}"
+        );
+        match (a.value, b.value) {
+            (Some(x), Some(y)) => assert!(close(Some(y), x), "{what}: {x} vs {y}"),
+            (x, y) => assert_eq!(x, y, "{what}"),
+        }
+        assert_eq!(a.sources, b.sources, "{what}");
+    }
+    let poverty = find(&from_store.results, "SC: SH: SI: 3C", None, 2026);
+    assert!(close(poverty.value, 8.4));
+    assert!(poverty.sources[0].starts_with(&format!("statistics {stored} row ")));
+
+    // a row entered by hand that is not a number stops the report, naming it
+    p.create(
+        "cse-in/urbis-kpi/statistics",
+        4,
+        json!({"m2m:cin": {"rn": "typo", "con": [{"kpi": "population", "year": 2026,
+            "value": "52.000,5", "unit": "inhabitants", "source": "by hand"}]}}),
+        publish::AE_ORIGINATOR,
+    )
+    .await
+    .expect("a bad row is just content to the CSE");
+    for err in [
+        build_report(&*p, cat, &bindings, &none, 2026).await.err(),
+        build_report(&local, cat, &bindings, &none, 2026)
+            .await
+            .err(),
+    ] {
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("statistics cse-in/urbis-kpi/statistics/typo row 1: value \"52.000,5\" is not a number")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_urbis_serves_the_report() {
+    let cat = Catalogue::embedded();
+    let bindings = Bindings::parse(simulate::BINDINGS, cat).expect("bindings");
+    let (base, _store) = common::start_serving(10_000, Some(bindings)).await;
+    let p = Arc::new(Platform::new(&base, "cse-in", "CAdmin").expect("client"));
+    simulate::city(p.clone(), 2026).await.expect("simulate");
+    let stats = Statistics::parse(&simulate::statistics(2026), cat).expect("statistics");
+    publish::import_statistics(&p, cat, &stats)
+        .await
+        .expect("import");
+    let client = reqwest::Client::new();
+    let get = |query: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/kpi/report?{query}");
+        async move {
+            let r = client.get(&url).send().await.expect("GET report");
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (status, ct, r.text().await.expect("body"))
+        }
+    };
+    let (status, ct, page) = get("year=2026").await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(
+        page.contains("23 of 91 KPIs reported"),
+        "{}",
+        &page[..page.len().min(600)]
+    );
+    let (status, ct, json) = get("year=2026&format=json").await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let v: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["coverage"]["all"]["reported"], 23);
+    let (status, _, csv) = get("year=2026&format=csv").await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("code,name,dimension"));
+    assert_eq!(get("year=twenty").await.0, 400);
+    assert_eq!(get("year=2026&format=pdf").await.0, 400);
+    // the oneM2M API is still served next to it
+    assert!(p.exists("cse-in/city-air").await.expect("retrieve"));
 }

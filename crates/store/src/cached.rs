@@ -82,6 +82,14 @@ impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)
     }
+    fn scan_children_json(
+        &self,
+        pi: &str,
+        ty: u32,
+        visit: &mut dyn FnMut(&str),
+    ) -> StoreResult<()> {
+        self.raw.scan_children_json(pi, ty, visit)
+    }
 }
 
 /// What a group of jobs changed so far: the writer bypasses the cache for it,
@@ -216,6 +224,14 @@ impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)
+    }
+    fn scan_children_json(
+        &self,
+        pi: &str,
+        ty: u32,
+        visit: &mut dyn FnMut(&str),
+    ) -> StoreResult<()> {
+        self.raw.scan_children_json(pi, ty, visit)
     }
 }
 

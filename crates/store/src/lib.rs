@@ -76,6 +76,26 @@ pub trait ReadTxn {
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>>;
     /// Up to `limit` resources whose `et` is before `now`, soonest first.
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>>;
+    /// The stored attributes of each direct child of one type, as JSON text,
+    /// in no particular order and without decoding them into resources: for
+    /// scans over millions of instances (the KPI engine's fast path). The
+    /// default encodes what [`ReadTxn::children`] returns; a store that keeps
+    /// JSON hands its text over as it is.
+    fn scan_children_json(
+        &self,
+        pi: &str,
+        ty: u32,
+        visit: &mut dyn FnMut(&str),
+    ) -> StoreResult<()> {
+        for child in self.children(pi, Some(ty))? {
+            let text = serde_json::to_string(&child.attrs).map_err(|e| StoreError::Corrupt {
+                ri: child.ri().to_owned(),
+                reason: e.to_string(),
+            })?;
+            visit(&text);
+        }
+        Ok(())
+    }
 }
 
 /// Write access, only inside a job on the writer.

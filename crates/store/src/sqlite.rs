@@ -404,6 +404,26 @@ mod sql {
             params![now, limit as i64],
         )
     }
+    /// The `body` of each child, borrowed from SQLite's row buffer: no copy,
+    /// no decoding.
+    pub(super) fn scan_children_json(
+        conn: &Connection,
+        pi: &str,
+        ty: u32,
+        visit: &mut dyn FnMut(&str),
+    ) -> StoreResult<()> {
+        let mut stmt =
+            conn.prepare_cached("SELECT ri, body FROM resources WHERE pi = ?1 AND ty = ?2")?;
+        let mut rows = stmt.query(params![pi, ty])?;
+        while let Some(row) = rows.next()? {
+            let body = row.get_ref(1)?.as_str().map_err(|e| StoreError::Corrupt {
+                ri: row.get::<_, String>(0).unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+            visit(body);
+        }
+        Ok(())
+    }
     /// Resources that have subscription children.
     pub(super) fn watched(conn: &Connection) -> StoreResult<HashSet<String>> {
         let mut stmt = conn.prepare("SELECT DISTINCT pi FROM resources WHERE ty = 23")?;
@@ -449,6 +469,14 @@ impl<T: HasConn> ReadTxn for T {
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         sql::expired(self.conn(), now, limit)
+    }
+    fn scan_children_json(
+        &self,
+        pi: &str,
+        ty: u32,
+        visit: &mut dyn FnMut(&str),
+    ) -> StoreResult<()> {
+        sql::scan_children_json(self.conn(), pi, ty, visit)
     }
 }
 

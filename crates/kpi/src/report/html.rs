@@ -12,11 +12,19 @@ const CSS: &str = "
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #2a6f97;margin-top:2.5rem}
 h3{margin-top:1.8rem;color:#2a6f97} h4{margin:1.2rem 0 .4rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem;table-layout:fixed}
+col.code{width:7.5rem} col.name{width:13rem} col.level{width:5rem} col.value{width:5.5rem}
+col.unit{width:7rem} col.status{width:6.5rem} col.years{width:182px}
+td:first-child{white-space:nowrap} td{overflow-wrap:anywhere}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f2f5f7} td.v{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .reported{color:#1b7a3a}.flagged{color:#b26b00}.not_available{color:#888}
 .small{font-size:.8rem;color:#555} .warn{color:#b26b00}
+@media print{body{margin:0;max-width:none;font-size:9pt} h2{break-before:page}
+ section:first-of-type h2{break-before:auto} h2,h3,h4{break-after:avoid}
+ tr,svg{break-inside:avoid} th{background:none;border-bottom:1.5px solid #222}
+ .small{color:#333}}
+@page{size:A4 landscape;margin:12mm}
 ";
 
 fn esc(s: &str) -> String {
@@ -98,7 +106,9 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
             for (cat, kpis) in cats {
                 let _ = write!(
                     h,
-                    "<h4>{}</h4>\n<table><tr><th>Code</th><th>KPI</th><th>Level</th>\
+                    "<h4>{}</h4>\n<table><colgroup><col class=\"code\"><col class=\"name\">\
+                     <col class=\"level\"><col class=\"value\"><col class=\"unit\">\
+                     <col class=\"status\"><col><col class=\"years\"></colgroup><tr><th>Code</th><th>KPI</th><th>Level</th>\
                      <th>Value {}</th><th>Unit</th><th>Status</th><th>Notes and sources</th>\
                      <th>Years</th></tr>\n",
                     esc(cat),
