@@ -65,6 +65,10 @@ status_codes! {
     OperationDeniedByRemoteEntity = 4127, 403, 131;
     ServiceSubscriptionNotEstablished = 4128, 403, 131;
     DiscoveryLimitExceeded = 4130, 403, 131;
+    // oneM2M defines no code for throttling; this is the originator error for
+    // "the limits granted to you are exceeded". HTTP 429 (RFC 6585) and CoAP
+    // 4.29 (RFC 8516) tell the transport the same (docs/security-hardening.md).
+    ServiceSubscriptionLimitsExceeded = 4141, 429, 157;
     InternalServerError = 5000, 500, 160;
     NotImplemented = 5001, 501, 161;
     TargetNotReachable = 5103, 404, 132;
