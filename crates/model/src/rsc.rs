@@ -154,6 +154,13 @@ mod tests {
     }
 
     #[test]
+    fn throttling_answers_too_many_requests_on_each_transport() {
+        let rsc = Rsc::from_code(4141).expect("known code");
+        assert_eq!(rsc.http_status(), 429);
+        assert_eq!(rsc.coap_code(), 4 * 32 + 29);
+    }
+
+    #[test]
     fn http_mapping_matches_ts0009() {
         assert_eq!(Rsc::Created.http_status(), 201);
         assert_eq!(Rsc::Deleted.http_status(), 200);
