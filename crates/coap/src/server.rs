@@ -13,7 +13,7 @@ use std::time::Duration;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use parking_lot::Mutex;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use urbis_core::Cse;
 use urbis_model::primitive::rtv;
 use urbis_model::{CseError, Operation, Request, Rsc, Serialization};
@@ -38,6 +38,10 @@ pub const MAX_RETRANSMIT: u32 = 4;
 /// Larger than any UDP payload, so a datagram is never cut short.
 pub const MAX_DATAGRAM: usize = 65_536;
 
+/// Requests processed at once. A request beyond that is dropped unseen, so
+/// that a confirmable one is processed when the client retransmits it.
+pub const MAX_IN_FLIGHT: usize = 256;
+
 pub struct Server {
     socket: UdpSocket,
     cse: Cse,
@@ -48,6 +52,7 @@ pub struct Server {
     awaiting_ack: Mutex<HashMap<(SocketAddr, u16), oneshot::Sender<()>>>,
     next_mid: AtomicU16,
     next_etag: AtomicU32,
+    in_flight: Arc<Semaphore>,
 }
 
 /// What the checks before the CSE decided.
@@ -81,6 +86,7 @@ impl Server {
             awaiting_ack: Mutex::new(HashMap::new()),
             next_mid: AtomicU16::new(fastrand::u16(..)),
             next_etag: AtomicU32::new(fastrand::u32(..)),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -124,6 +130,10 @@ impl Server {
             }
             // a request (class 0, not Empty): known method or not
             _ if code != 0 && code >> 5 == 0 => {
+                let Ok(slot) = self.in_flight.clone().try_acquire_owned() else {
+                    tracing::debug!(%peer, "CoAP server busy; request dropped");
+                    return;
+                };
                 match self.exchanges.lock().begin(peer, mid) {
                     Seen::New => {}
                     Seen::Duplicate(Some(reply)) => {
@@ -132,7 +142,7 @@ impl Server {
                     }
                     Seen::Duplicate(None) => return,
                 }
-                tokio::spawn(async move { self.process(packet, peer).await });
+                tokio::spawn(async move { self.process(packet, peer, slot).await });
             }
             // an Empty CON is a ping; a CON response or reserved code cannot
             // be processed: both get a Reset (RFC 7252 §4.2, §4.3)
@@ -141,7 +151,13 @@ impl Server {
         }
     }
 
-    async fn process(self: Arc<Self>, request: Packet, peer: SocketAddr) {
+    /// `slot`: held until the request is done.
+    async fn process(
+        self: Arc<Self>,
+        request: Packet,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+    ) {
         let mid = request.header.message_id;
         let confirmable = request.header.get_type() == MessageType::Confirmable;
         let (reply, separate) = match self.prepare(&request, peer) {
@@ -154,7 +170,10 @@ impl Server {
             Step::Handle(primitive, _) if primitive.response_type() == rtv::NO_RESPONSE => {
                 // noResponse: the message is acknowledged, nothing more is said
                 let cse = self.cse.clone();
-                tokio::spawn(async move { cse.handle(*primitive).await });
+                tokio::spawn(async move {
+                    cse.handle(*primitive).await;
+                    drop(slot);
+                });
                 self.acknowledge(peer, mid, confirmable);
                 return;
             }
@@ -225,7 +244,9 @@ impl Server {
                 );
             }
         }
-        let too_large = || {
+        // `size`: what was seen of the payload (a Block1 upload's size so far)
+        let too_large = |size: usize| {
+            urbis_core::audit::request_too_large("coap", Some(peer.ip()), size, self.max_payload);
             let mut reply = outbound::error(
                 &CseError::bad_request(format!(
                     "request payload larger than {} bytes",
@@ -257,7 +278,10 @@ impl Server {
                         return Step::Reply(reply);
                     }
                     Block1::Complete(body) => Cow::Owned(body),
-                    Block1::TooLarge => return too_large(),
+                    Block1::TooLarge => {
+                        let announced = size1.map_or(0, |s| s as usize);
+                        return too_large(announced.max(self.max_payload + 1));
+                    }
                     Block1::Incomplete => {
                         return fail(
                             CseError::bad_request("Block1 transfer out of order or unknown"),
@@ -266,20 +290,23 @@ impl Server {
                     }
                 }
             }
-            None if request.payload.len() > self.max_payload => return too_large(),
+            None if request.payload.len() > self.max_payload => {
+                return too_large(request.payload.len())
+            }
             None => Cow::Borrowed(request.payload.as_slice()),
         };
         let (serialization, content_format) = match inbound::answer_format(request) {
             Ok(format) => format,
             Err(err) => return fail(err, None),
         };
-        let primitive = match inbound::to_request(request, &payload) {
+        let mut primitive = match inbound::to_request(request, &payload) {
             Ok(primitive) => primitive,
             Err(err) => {
                 let encoded = outbound::error(&err, request, None, serialization);
                 return Step::Reply(encoded.head_with_body());
             }
         };
+        primitive.peer = Some(peer.ip());
         let op = primitive.op;
         Step::Handle(
             Box::new(primitive),

@@ -465,3 +465,42 @@ async fn no_response_requests_are_only_acknowledged() {
         .await;
     assert_eq!(made.rsc, Some(2000), "the request was still carried out");
 }
+
+#[tokio::test]
+async fn ip_contexts_see_the_udp_peer() {
+    let cse = start().await;
+    let mut client = Client::new(cse.addr).await;
+    let owner = register(&mut client, "owner").await;
+    for (rn, range, expected) in [("near", "127.0.0.0/8", 2000), ("far", "10.0.0.0/8", 4103)] {
+        let acp = client
+            .exchange(create(
+                "cse-in/owner",
+                &owner,
+                1,
+                &json!({"m2m:acp": {"rn": format!("p-{rn}"),
+                    "pv": {"acr": [{"acor": ["Cfriend"], "acop": 2,
+                        "acco": [{"acip": {"ipv4": [range]}}]}]},
+                    "pvs": {"acr": [{"acor": [owner], "acop": 63}]}}}),
+            ))
+            .await;
+        assert_eq!(acp.rsc, Some(2001), "{:?}", acp.body);
+        let acpi = acp.at("/m2m:acp/ri").clone();
+        let cnt = client
+            .exchange(create(
+                "cse-in/owner",
+                &owner,
+                3,
+                &json!({"m2m:cnt": {"rn": rn, "acpi": [acpi]}}),
+            ))
+            .await;
+        assert_eq!(cnt.rsc, Some(2001), "{:?}", cnt.body);
+        let read = client
+            .exchange(request(
+                RequestType::Get,
+                &format!("cse-in/owner/{rn}"),
+                Some("Cfriend"),
+            ))
+            .await;
+        assert_eq!(read.rsc, Some(expected), "{rn}: {:?}", read.body);
+    }
+}

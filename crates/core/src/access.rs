@@ -8,15 +8,68 @@
 //! 4. a registered AE may retrieve the CSEBase;
 //! 5. a resource with `acpi` is governed by the `pv` of those policies;
 //! 6. a resource without `acpi` is open to its creator (or `cstn`) only.
+//!
+//! A rule applies when its operations (`acop`), objects (`acod`), contexts
+//! (`acco`, see [`contexts`]) and originators (`acor`) all match. Refusals
+//! are written to the audit log ([`crate::audit`]) here, where they are
+//! decided; filtering (discovery, notification targets) is not a refusal.
+
+mod contexts;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use serde_json::Value;
-use urbis_model::{CseError, CseResult, Resource, ResourceType};
+use urbis_model::{CseError, CseResult, Request, Resource, ResourceType};
 use urbis_store::ReadTxn;
 
 use crate::config::CseConfig;
-use crate::registry;
+use crate::{audit, registry};
+
+/// Who asks: the originator (normalised, CSE-relative) and, when the binding
+/// saw it, the network address the request came from (`acip` contexts are
+/// evaluated against it).
+#[derive(Clone, Copy, Debug)]
+pub struct Requester<'a> {
+    pub originator: &'a str,
+    pub address: Option<IpAddr>,
+}
+
+impl<'a> Requester<'a> {
+    /// The originator of `request`, from the address its binding saw.
+    pub fn of(request: &Request, originator: &'a str) -> Requester<'a> {
+        Requester {
+            originator,
+            address: request.peer,
+        }
+    }
+
+    /// An originator without a network address: requests the CSE makes
+    /// itself or checks on an originator's behalf outside a request (e.g.
+    /// whether a subscriber may still receive a notification).
+    pub fn without_address(originator: &'a str) -> Requester<'a> {
+        Requester {
+            originator,
+            address: None,
+        }
+    }
+}
+
+/// The ORIGINATOR_HAS_NO_PRIVILEGE error for a refusal, written to the audit log.
+fn denied(requester: &Requester<'_>, resource: &Resource, permission: u32) -> CseError {
+    let reason = "no matching access control rule";
+    audit::access_denied(
+        requester.originator,
+        requester.address,
+        resource.ri(),
+        permission,
+        reason,
+    );
+    CseError::no_privilege(format!(
+        "originator {} has no privilege for this operation",
+        requester.originator
+    ))
+}
 
 /// What access control allows a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,45 +113,44 @@ impl Grant {
         }
     }
 
-    /// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless `attributes` are covered.
+    /// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless `attributes` are covered;
+    /// `resource` and `permission` are what this grant was asked for.
     pub fn require<'a>(
         &self,
-        originator: &str,
+        requester: &Requester<'_>,
+        resource: &Resource,
+        permission: u32,
         attributes: impl IntoIterator<Item = &'a str>,
     ) -> CseResult<()> {
         if self.covers(attributes) {
             Ok(())
         } else {
-            Err(CseError::no_privilege(format!(
-                "originator {originator} has no privilege for this operation"
-            )))
+            Err(denied(requester, resource, permission))
         }
     }
 }
 
-/// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless `originator` holds `permission`
-/// (an `acop` bit) on `resource`, for every attribute.
+/// Fail with ORIGINATOR_HAS_NO_PRIVILEGE unless the requester holds
+/// `permission` (an `acop` bit) on `resource`, for every attribute.
 pub fn require(
     config: &CseConfig,
     reader: &dyn ReadTxn,
-    originator: &str,
+    requester: &Requester<'_>,
     resource: &Resource,
     permission: u32,
 ) -> CseResult<()> {
-    match grant(config, reader, originator, resource, permission, None)? {
+    match grant(config, reader, requester, resource, permission, None)? {
         Grant::All => Ok(()),
-        _ => Err(CseError::no_privilege(format!(
-            "originator {originator} has no privilege for this operation"
-        ))),
+        _ => Err(denied(requester, resource, permission)),
     }
 }
 
-/// What `originator` may do with `permission` on `resource`; for CREATE,
+/// What the requester may do with `permission` on `resource`; for CREATE,
 /// `child_ty` is the type to be created (rules may limit it with `acod/chty`).
 pub fn grant(
     config: &CseConfig,
     reader: &dyn ReadTxn,
-    originator: &str,
+    requester: &Requester<'_>,
     resource: &Resource,
     permission: u32,
     child_ty: Option<u32>,
@@ -108,18 +160,19 @@ pub fn grant(
         target_ty: resource.ty,
         child_ty,
     };
-    grant_for(config, reader, originator, resource, &wanted)
+    grant_for(config, reader, requester, resource, &wanted)
 }
 
-/// Whether `originator` holds `permission` on `resource` for every attribute.
+/// Whether the requester holds `permission` on `resource` for every
+/// attribute. A `false` is not audited: callers use it to filter.
 pub fn allowed(
     config: &CseConfig,
     reader: &dyn ReadTxn,
-    originator: &str,
+    requester: &Requester<'_>,
     resource: &Resource,
     permission: u32,
 ) -> CseResult<bool> {
-    Ok(grant(config, reader, originator, resource, permission, None)? == Grant::All)
+    Ok(grant(config, reader, requester, resource, permission, None)? == Grant::All)
 }
 
 /// What is asked: an operation bit, on a resource of some type, and for
@@ -134,10 +187,11 @@ struct Wanted {
 fn grant_for(
     config: &CseConfig,
     reader: &dyn ReadTxn,
-    originator: &str,
+    requester: &Requester<'_>,
     resource: &Resource,
     wanted: &Wanted,
 ) -> CseResult<Grant> {
+    let originator = requester.originator;
     // A pollingChannel is the private mailbox of its parent entity
     // (TS-0001 §10.2.22): neither ACPs nor the admin open it to others.
     let polling = ResourceType::PollingChannel.ty();
@@ -156,8 +210,9 @@ fn grant_for(
     let rules = Rules {
         config,
         reader,
-        originator,
+        requester,
         wanted,
+        now: jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC),
     };
     if resource.ty == ResourceType::AccessControlPolicy.ty() {
         return rules.grant(resource.attrs.get("pvs"));
@@ -170,7 +225,7 @@ fn grant_for(
                     target_ty: parent.ty,
                     ..*wanted
                 };
-                grant_for(config, reader, originator, &parent, &inherited)
+                grant_for(config, reader, requester, &parent, &inherited)
             }
             None => Ok(Grant::Denied),
         };
@@ -206,8 +261,10 @@ fn grant_for(
 struct Rules<'a> {
     config: &'a CseConfig,
     reader: &'a dyn ReadTxn,
-    originator: &'a str,
+    requester: &'a Requester<'a>,
     wanted: &'a Wanted,
+    /// When the request is evaluated (`actw`), UTC.
+    now: jiff::Zoned,
 }
 
 impl Rules<'_> {
@@ -225,7 +282,7 @@ impl Rules<'_> {
             let operations = rule.get("acop").and_then(Value::as_u64).unwrap_or(0) as u32;
             if operations & self.wanted.permission == 0
                 || !self.objects_match(rule)
-                || !contexts_match(rule)
+                || !contexts::hold(rule.get("acco"), self.requester.address, &self.now)
             {
                 continue;
             }
@@ -288,9 +345,10 @@ impl Rules<'_> {
         if acor == "all" {
             return Ok(true);
         }
+        let originator = self.requester.originator;
         let normalized = crate::address::normalize_originator(acor, self.config);
-        if normalized == self.originator
-            || (normalized.contains('*') && wildcard_match(&normalized, self.originator))
+        if normalized == originator
+            || (normalized.contains('*') && wildcard_match(&normalized, originator))
         {
             return Ok(true);
         }
@@ -301,36 +359,11 @@ impl Rules<'_> {
             Ok(located) if located.resource.ty == ResourceType::Group.ty() => located.resource,
             _ => return Ok(false),
         };
-        Ok(group.str_list("mid").iter().any(|member| {
-            crate::address::normalize_originator(member, self.config) == self.originator
-        }))
+        Ok(group
+            .str_list("mid")
+            .iter()
+            .any(|member| crate::address::normalize_originator(member, self.config) == originator))
     }
-}
-
-/// `acco`: a rule with contexts applies only when one of them holds now.
-/// Time windows (`actw`) are evaluated; IP and location contexts need
-/// information the core does not have, so such a context does not hold
-/// (closed by default rather than open).
-fn contexts_match(rule: &Value) -> bool {
-    let Some(contexts) = rule.get("acco").and_then(Value::as_array) else {
-        return true;
-    };
-    if contexts.is_empty() {
-        return true;
-    }
-    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
-    contexts.iter().any(|context| {
-        if context.get("acip").is_some() || context.get("aclr").is_some() {
-            return false;
-        }
-        match context.get("actw").and_then(Value::as_array) {
-            Some(windows) => windows
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|w| crate::cron::matches(w, &now)),
-            None => true,
-        }
-    })
 }
 
 fn is_registered_ae(reader: &dyn ReadTxn, originator: &str) -> CseResult<bool> {
@@ -407,20 +440,7 @@ pub fn validate_rules(sn: &str, value: &Value, allow_empty: bool) -> CseResult<(
             _ => return Err(bad("acop must be an integer from 1 to 63")),
         }
         if let Some(acco) = rule.get("acco") {
-            let contexts = acco.as_array().ok_or_else(|| bad("acco must be a list"))?;
-            for context in contexts {
-                if let Some(windows) = context.get("actw") {
-                    let windows = windows
-                        .as_array()
-                        .ok_or_else(|| bad("actw must be a list"))?;
-                    if !windows
-                        .iter()
-                        .all(|w| w.as_str().is_some_and(crate::cron::is_valid))
-                    {
-                        return Err(bad("actw entries must be 7-field schedule strings"));
-                    }
-                }
-            }
+            contexts::validate(acco).map_err(|why| bad(&why))?;
         }
         if let Some(details) = rule.get("acod") {
             let details = details
@@ -480,8 +500,12 @@ mod tests {
         Rules {
             config: &config,
             reader: reader.as_ref(),
-            originator,
+            requester: &Requester {
+                originator,
+                address: "10.0.0.1".parse().ok(),
+            },
             wanted: &wanted,
+            now: jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC),
         }
         .grant(Some(pv))
         .unwrap()
@@ -501,8 +525,9 @@ mod tests {
         let rules = Rules {
             config: &config,
             reader: reader.as_ref(),
-            originator: "Cae",
+            requester: &Requester::without_address("Cae"),
             wanted: &wanted,
+            now: jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC),
         };
         let limited = json!({"acr": [{"acor": ["Cae"], "acop": 2, "aca": ["lbl"]}]});
         let grant = rules.grant(Some(&limited)).unwrap();
@@ -543,10 +568,18 @@ mod tests {
             json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"actw": ["* * * * * * *"]}]}]});
         let never = json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"actw": ["* * * * * * 1984"]}]}]});
         let by_ip = json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"acip": {"ipv4": ["10.0.0.1"]}}]}]});
+        let elsewhere = json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"acip": {"ipv4": ["10.9.0.0/16"]}}]}]});
+        let by_region =
+            json!({"acr": [{"acor": ["Cae"], "acop": 2, "acco": [{"aclr": {"accc": ["FR"]}}]}]});
         assert!(grants(&always, "Cae", 2, 3, None));
         assert!(!grants(&never, "Cae", 2, 3, None));
         assert!(
-            !grants(&by_ip, "Cae", 2, 3, None),
+            grants(&by_ip, "Cae", 2, 3, None),
+            "requests come from 10.0.0.1"
+        );
+        assert!(!grants(&elsewhere, "Cae", 2, 3, None));
+        assert!(
+            !grants(&by_region, "Cae", 2, 3, None),
             "unevaluated contexts do not grant"
         );
     }

@@ -32,6 +32,13 @@ pub struct CseConfig {
     /// How long a RETRIEVE of a pollingChannel's `pcu` without `rqet` waits
     /// for a request, in milliseconds.
     pub long_poll_ms: u64,
+    /// Requests per second each originator may send (a token bucket per
+    /// originator; registrations without an originator count per network
+    /// address). 0 = no limit.
+    pub rate_limit_per_second: u32,
+    /// Requests an originator may send at once after a quiet period (the
+    /// bucket size); 0 = one second's worth.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for CseConfig {
@@ -49,6 +56,8 @@ impl Default for CseConfig {
             notification_timeout_ms: 3000,
             discovery_limit: 10_000,
             long_poll_ms: 30_000,
+            rate_limit_per_second: 0,
+            rate_limit_burst: 0,
         }
     }
 }

@@ -17,6 +17,7 @@
 pub mod access;
 pub mod address;
 pub mod attributes;
+pub mod audit;
 pub mod batch;
 pub mod config;
 pub mod content;
@@ -27,6 +28,7 @@ pub mod notify;
 pub mod ops;
 pub mod pipeline;
 pub mod polling;
+pub mod rate_limit;
 pub mod registry;
 pub mod resources;
 
@@ -51,6 +53,7 @@ struct Inner {
     mailboxes: Arc<polling::Mailboxes>,
     missing_data: resources::time_series::monitor::Monitor,
     batches: batch::Batches,
+    rate_limiter: rate_limit::RateLimiter,
     /// Run-time adjustable (the upper tester shortens them for test suites).
     max_expiration_secs: AtomicU64,
     expiration_check_ms: AtomicU64,
@@ -72,6 +75,10 @@ impl Cse {
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
                 batches: batch::Batches::default(),
+                rate_limiter: rate_limit::RateLimiter::new(
+                    config.rate_limit_per_second,
+                    config.rate_limit_burst,
+                ),
                 config,
                 store,
             }),
@@ -91,9 +98,14 @@ impl Cse {
         self.inner.notifier.add_transport(transport);
     }
 
-    /// Process one request primitive. Never fails: errors become error responses.
+    /// Process one request primitive from a binding (counted against its
+    /// originator's rate limit). Never fails: errors become error responses.
     pub async fn handle(&self, request: Request) -> Response {
-        pipeline::handle(self, request).await
+        pipeline::handle_inbound(self, request).await
+    }
+
+    pub(crate) fn rate_limiter(&self) -> &rate_limit::RateLimiter {
+        &self.inner.rate_limiter
     }
 
     pub fn config(&self) -> &CseConfig {

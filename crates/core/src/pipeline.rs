@@ -2,24 +2,78 @@
 
 use urbis_model::{time, CseError, CseResult, Operation, Request, Response, Rsc};
 
-use crate::{address, content, ops, registry, Cse};
+use crate::{address, audit, content, ops, registry, Cse};
+
+/// A request from a binding: refused when its originator is over its rate
+/// limit, otherwise [`handle`]d. Requests the CSE derives from one (group
+/// fan-out) are not counted again.
+pub async fn handle_inbound(cse: &Cse, request: Request) -> Response {
+    match admit(cse, &request) {
+        Ok(()) => handle(cse, request).await,
+        Err(err) => {
+            let echo = Echo {
+                rqi: request.rqi,
+                rvi: request.rvi,
+                vsi: request.vsi,
+            };
+            finish(Response::error(&err), echo)
+        }
+    }
+}
 
 pub async fn handle(cse: &Cse, request: Request) -> Response {
-    let rqi = request.rqi.clone();
-    let rvi = request.rvi.clone();
-    let vsi = request.vsi.clone();
-    let mut response = match process(cse, request).await {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::debug!(rqi = %rqi, rsc = err.rsc.code(), message = %err.message, "request failed");
-            Response::error(&err)
-        }
+    let echo = Echo {
+        rqi: request.rqi.clone(),
+        rvi: request.rvi.clone(),
+        vsi: request.vsi.clone(),
     };
-    response.rqi = rqi;
-    response.rvi = rvi;
-    response.vsi = vsi;
+    let response = process(cse, request).await.unwrap_or_else(|err| {
+        tracing::debug!(rqi = %echo.rqi, rsc = err.rsc.code(), message = %err.message, "request failed");
+        Response::error(&err)
+    });
+    finish(response, echo)
+}
+
+/// What an answer repeats of its request.
+struct Echo {
+    rqi: String,
+    rvi: Option<String>,
+    vsi: Option<String>,
+}
+
+/// The answer echoes the request's `rqi`, `rvi` and `vsi`, and is stamped `ot`.
+fn finish(mut response: Response, echo: Echo) -> Response {
+    response.rqi = echo.rqi;
+    response.rvi = echo.rvi;
+    response.vsi = echo.vsi;
     response.ot = Some(time::now_string());
     response
+}
+
+/// The rate limit: per originator; a registration without one counts
+/// against the network address it came from.
+fn admit(cse: &Cse, request: &Request) -> CseResult<()> {
+    let limiter = cse.rate_limiter();
+    if !limiter.enabled() {
+        return Ok(());
+    }
+    let key = match request.fr.as_deref() {
+        Some(fr) if !fr.is_empty() => address::normalize_originator(fr, cse.config()),
+        _ => match request.peer {
+            Some(address) => format!("address:{}", address.to_canonical()),
+            None => "anonymous".to_owned(),
+        },
+    };
+    limiter.admit(&key).map_err(|wait| {
+        audit::rate_limited(&key, request.peer);
+        CseError::new(
+            Rsc::ServiceSubscriptionLimitsExceeded,
+            format!(
+                "rate limit exceeded for {key}; retry in {} ms",
+                wait.as_millis().max(1)
+            ),
+        )
+    })
 }
 
 async fn process(cse: &Cse, request: Request) -> CseResult<Response> {

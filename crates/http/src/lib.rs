@@ -5,16 +5,21 @@
 //! - [`inbound`]: HTTP request → [`urbis_model::Request`].
 //! - [`outbound`]: [`urbis_model::Response`] → HTTP response.
 //! - [`client`]: the HTTP [`urbis_core::Transport`] for notifications.
+//! - [`connections`]: the accept loop with connection limits and timeouts.
+//! - [`limits`]: request body size and read-time limits.
 //! - [`upper_tester`]: the optional test-control endpoint (`/__ut__`) that
 //!   conformance suites use.
 
 pub mod client;
+pub mod connections;
 pub mod inbound;
+pub mod limits;
 pub mod outbound;
 pub mod upper_tester;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -34,8 +39,21 @@ use urbis_model::{rsc::CseError, Rsc};
 pub struct HttpOptions {
     /// Address to listen on.
     pub addr: String,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes; larger ones get HTTP 413
+    /// (X-M2M-RSC 4000).
     pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes; larger
+    /// ones get HTTP 431. At least 8192.
+    pub max_header_bytes: usize,
+    /// Connections served at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Time a client has to send a complete request head, from the moment
+    /// the connection waits for one (so also how long an idle keep-alive
+    /// connection stays open), in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a whole request body, in milliseconds;
+    /// slower uploads get HTTP 408 (X-M2M-RSC 4008).
+    pub body_read_timeout_ms: u64,
     /// Serve `/__ut__`, the upper tester interface conformance suites use to
     /// reconfigure the CSE. Never enable in production.
     pub upper_tester: bool,
@@ -48,6 +66,10 @@ impl Default for HttpOptions {
         HttpOptions {
             addr: "127.0.0.1:8080".into(),
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
             upper_tester: false,
             cors: true,
         }
@@ -58,7 +80,12 @@ impl Default for HttpOptions {
 struct AppState {
     cse: Cse,
     options: Arc<HttpOptions>,
+    /// `rt=5` requests handled after their answer; beyond this many at once
+    /// they are handled before it, which slows the client that sends them.
+    background: Arc<tokio::sync::Semaphore>,
 }
+
+const MAX_BACKGROUND_REQUESTS: usize = 256;
 
 /// The HTTP routes for a CSE.
 pub fn router(cse: Cse, options: HttpOptions) -> Router {
@@ -67,6 +94,7 @@ pub fn router(cse: Cse, options: HttpOptions) -> Router {
     let state = AppState {
         cse,
         options: Arc::new(options),
+        background: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REQUESTS)),
     };
     let mut router = Router::new();
     if upper_tester {
@@ -97,9 +125,12 @@ pub async fn serve(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(cse, options))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = connections::ConnectionLimits {
+        max_connections: options.max_connections,
+        header_read_timeout: Duration::from_millis(options.header_read_timeout_ms.max(1)),
+        max_header_bytes: options.max_header_bytes,
+    };
+    connections::serve(listener, router(cse, options), limits, shutdown).await
 }
 
 async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> HttpResponse {
@@ -107,16 +138,11 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "rt=5"));
+    let peer = connections::peer_of(&request);
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, state.options.max_body_bytes).await {
+    let body = match limits::read_body(body, &parts.headers, &state.options, peer).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let err = CseError::bad_request(format!(
-                "request body larger than {} bytes",
-                state.options.max_body_bytes
-            ));
-            return outbound::error(&err, &parts.headers);
-        }
+        Err(refusal) => return refusal,
     };
     if parts.method == Method::OPTIONS {
         return outbound::error(
@@ -131,10 +157,12 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
         Ok(serialization) => serialization,
         Err(err) => return outbound::error(&err, &parts.headers),
     };
-    let primitive = match inbound::to_request(&parts.method, &parts.uri, &parts.headers, &body) {
+    let mut primitive = match inbound::to_request(&parts.method, &parts.uri, &parts.headers, &body)
+    {
         Ok(primitive) => primitive,
         Err(err) => return outbound::error(&err, &parts.headers),
     };
+    primitive.peer = peer.map(|peer| peer.ip());
     if no_response {
         // noResponse: the originator wants no answer, so do not make it wait.
         let accepted = urbis_model::Response {
@@ -142,8 +170,18 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
             rvi: primitive.rvi.clone(),
             ..urbis_model::Response::new(Rsc::Accepted, None)
         };
-        let cse = state.cse.clone();
-        tokio::spawn(async move { cse.handle(primitive).await });
+        match state.background.clone().try_acquire_owned() {
+            Ok(slot) => {
+                let cse = state.cse.clone();
+                tokio::spawn(async move {
+                    cse.handle(primitive).await;
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                state.cse.handle(primitive).await;
+            }
+        }
         return outbound::no_content(&accepted);
     }
     let response = state.cse.handle(primitive).await;

@@ -43,6 +43,12 @@ pub struct Request {
     pub ec: Option<u32>,
     /// Attribute list for a partial RETRIEVE (`atrl`).
     pub atrl: Vec<String>,
+    /// Network address the request came from, as the binding saw it (the TCP
+    /// or UDP peer). Not a primitive parameter: access control evaluates
+    /// `acip` contexts against it. `None` when the binding cannot know the
+    /// sender's address (MQTT: requests arrive via the broker) and for
+    /// requests the CSE makes itself.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -66,6 +72,7 @@ impl Request {
             vsi: None,
             ec: None,
             atrl: Vec::new(),
+            peer: None,
         }
     }
     pub fn response_type(&self) -> u8 {

@@ -65,6 +65,10 @@ status_codes! {
     OperationDeniedByRemoteEntity = 4127, 403, 131;
     ServiceSubscriptionNotEstablished = 4128, 403, 131;
     DiscoveryLimitExceeded = 4130, 403, 131;
+    // oneM2M defines no code for throttling; this is the originator error for
+    // "the limits granted to you are exceeded". HTTP 429 (RFC 6585) and CoAP
+    // 4.29 (RFC 8516) tell the transport the same (docs/security-hardening.md).
+    ServiceSubscriptionLimitsExceeded = 4141, 429, 157;
     InternalServerError = 5000, 500, 160;
     NotImplemented = 5001, 501, 161;
     TargetNotReachable = 5103, 404, 132;
@@ -147,6 +151,13 @@ mod tests {
             assert_eq!(rsc.code(), code);
         }
         assert_eq!(Rsc::from_code(1234), None);
+    }
+
+    #[test]
+    fn throttling_answers_too_many_requests_on_each_transport() {
+        let rsc = Rsc::from_code(4141).expect("known code");
+        assert_eq!(rsc.http_status(), 429);
+        assert_eq!(rsc.coap_code(), 4 * 32 + 29);
     }
 
     #[test]

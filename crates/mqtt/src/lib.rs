@@ -159,6 +159,7 @@ pub async fn serve(
         pending: Pending::default(),
     });
     cse.add_transport(transport.clone());
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -182,10 +183,17 @@ pub async fn serve(
                     transport.answer(&message.topic, &message.payload);
                 }
                 Ok(Event::Incoming(Packet::Publish(message))) => {
+                    // at the limit, stop reading from the broker until a request is done
+                    let Ok(slot) = in_flight.clone().acquire_owned().await else {
+                        return Ok(());
+                    };
                     let cse = cse.clone();
                     let client = client.clone();
                     let limit = options.max_message_bytes;
-                    tokio::spawn(async move { handle(&cse, &client, &message.topic, &message.payload, limit).await });
+                    tokio::spawn(async move {
+                        handle(&cse, &client, &message.topic, &message.payload, limit).await;
+                        drop(slot);
+                    });
                 }
                 Ok(_) => {}
                 Err(err) => {
@@ -205,6 +213,7 @@ async fn handle(cse: &Cse, client: &AsyncClient, topic: &str, payload: &[u8], li
         return;
     };
     let decoded = if payload.len() > limit {
+        urbis_core::audit::request_too_large("mqtt", None, payload.len(), limit);
         Err(CseError::bad_request(format!(
             "the message has {} bytes; this CSE accepts at most {limit}",
             payload.len()
@@ -265,6 +274,9 @@ async fn publish(client: &AsyncClient, topic: &RequestTopic, response: &Response
         Err(err) => tracing::warn!(%err, "response not encoded"),
     }
 }
+
+/// Requests processed at once; the broker holds the rest (QoS 1).
+const MAX_IN_FLIGHT: usize = 256;
 
 /// How much larger than `max_message_bytes` a packet may be before the client
 /// library refuses it (and drops the connection).

@@ -446,3 +446,53 @@ async fn notifications_go_out_in_xml_to_an_ae_that_prefers_it() {
         json!("open")
     );
 }
+
+#[tokio::test]
+async fn ip_limited_rules_never_apply_to_requests_through_the_broker() {
+    let Some(url) = broker_url() else { return };
+    let (_cse, receiver) = start(&url).await;
+    let mut app = App::connect(&url, "Cowner", &receiver).await;
+    let registered = app
+        .request(
+            "reg_req",
+            json!({"op": 1, "to": "cse-in", "fr": "Cowner", "rqi": "a1", "rvi": "4", "ty": 2,
+                   "pc": {"m2m:ae": {"rn": "owner", "api": "Nowner", "rr": false, "srv": ["4"]}}}),
+        )
+        .await;
+    assert_eq!(registered["rsc"], json!(2001), "{registered}");
+    // everyone, from any IPv4 or IPv6 address, may read; the owner always
+    let acp = app
+        .request(
+            "req",
+            json!({"op": 1, "to": "cse-in/owner", "fr": "Cowner", "rqi": "a2", "rvi": "4", "ty": 1,
+                   "pc": {"m2m:acp": {"rn": "anywhere",
+                       "pv": {"acr": [
+                           {"acor": ["all"], "acop": 2,
+                            "acco": [{"acip": {"ipv4": ["0.0.0.0/0"], "ipv6": ["::/0"]}}]},
+                           {"acor": ["Cowner"], "acop": 63}]},
+                       "pvs": {"acr": [{"acor": ["Cowner"], "acop": 63}]}}}}),
+        )
+        .await;
+    assert_eq!(acp["rsc"], json!(2001), "{acp}");
+    let acpi = acp["pc"]["m2m:acp"]["ri"].clone();
+    let cnt = app
+        .request(
+            "req",
+            json!({"op": 1, "to": "cse-in/owner", "fr": "Cowner", "rqi": "a3", "rvi": "4", "ty": 3,
+                   "pc": {"m2m:cnt": {"rn": "box", "acpi": [acpi]}}}),
+        )
+        .await;
+    assert_eq!(cnt["rsc"], json!(2001), "{cnt}");
+    let mut other = App::connect(&url, "Cother", &receiver).await;
+    let read = other
+        .request(
+            "req",
+            json!({"op": 2, "to": "cse-in/owner/box", "fr": "Cother", "rqi": "a4", "rvi": "4"}),
+        )
+        .await;
+    assert_eq!(
+        read["rsc"],
+        json!(4103),
+        "no address to match, so the rule does not apply: {read}"
+    );
+}

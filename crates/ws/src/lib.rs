@@ -25,9 +25,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
-use urbis_core::Cse;
+use urbis_core::{audit, Cse};
 
 pub use transport::{WsTransport, SESSION_SCHEME};
 
@@ -42,6 +43,15 @@ pub struct WsOptions {
     /// Largest message accepted, in bytes; a larger one closes the connection
     /// with 1009 (message too big).
     pub max_message_bytes: usize,
+    /// Connections served at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Time a client has to complete the opening handshake, in milliseconds.
+    pub handshake_timeout_ms: u64,
+    /// Close a connection after this long without a message (pings count)
+    /// from the client, in milliseconds; 0 = never. Connections are also
+    /// notification channels, so clients that wait for notifications must
+    /// ping within this time.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for WsOptions {
@@ -50,12 +60,12 @@ impl Default for WsOptions {
             enabled: false,
             addr: "127.0.0.1:8180".into(),
             max_message_bytes: 1024 * 1024,
+            max_connections: 1024,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_ms: 0,
         }
     }
 }
-
-/// A client that neither completes the handshake nor goes away is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accept WebSocket connections on `listener` until `shutdown` completes, then
 /// close the open ones with 1001 (going away). `transport` must be the one
@@ -67,14 +77,22 @@ pub async fn serve(
     transport: Arc<WsTransport>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(transport.options().max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        audit::connection_refused("ws", Some(peer.ip()), "max_connections");
+                        continue;
+                    };
                     let (cse, transport) = (cse.clone(), transport.clone());
-                    tokio::spawn(async move { accept(stream, peer, cse, transport).await });
+                    tokio::spawn(async move {
+                        accept(stream, peer, cse, transport).await;
+                        drop(slot);
+                    });
                 }
                 // e.g. too many open files: keep serving the connections we have
                 Err(err) => {
@@ -129,14 +147,15 @@ async fn accept(stream: TcpStream, peer: SocketAddr, cse: Cse, transport: Arc<Ws
     let config = transport.websocket_config();
     let handshake =
         tokio_tungstenite::accept_hdr_async_with_config(stream, negotiate, Some(config));
-    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let handshake_timeout = Duration::from_millis(transport.options().handshake_timeout_ms.max(1));
+    let ws = match tokio::time::timeout(handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(err)) => {
             tracing::info!(%peer, %err, "WebSocket handshake refused or failed");
             return;
         }
         Err(_) => {
-            tracing::info!(%peer, "WebSocket handshake timed out");
+            audit::connection_refused("ws", Some(peer.ip()), "handshake_timeout");
             return;
         }
     };
@@ -145,7 +164,7 @@ async fn accept(stream: TcpStream, peer: SocketAddr, cse: Cse, transport: Arc<Ws
     };
     tracing::debug!(%peer, serialization = ?upgrade.serialization, origin = ?upgrade.origin, "WebSocket connected");
     transport
-        .run_inbound(ws, upgrade.serialization, upgrade.origin, cse)
+        .run_inbound(ws, upgrade.serialization, upgrade.origin, peer.ip(), cse)
         .await;
     tracing::debug!(%peer, "WebSocket closed");
 }

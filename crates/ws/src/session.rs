@@ -57,7 +57,12 @@ pub(crate) enum Role {
     /// A connection a client opened: its requests go to the CSE. `origin` is
     /// the handshake's `X-M2M-Origin`, which pins the connection to that
     /// originator.
-    Accepted { cse: Cse, origin: Option<String> },
+    /// `peer`: the client's address, for the requests' primitives.
+    Accepted {
+        cse: Cse,
+        origin: Option<String>,
+        peer: Option<std::net::IpAddr>,
+    },
     /// A connection this CSE opened to a `ws://` point of access: it carries
     /// our requests and their answers only.
     Dialed,
@@ -164,7 +169,7 @@ impl Session {
 
 /// Run a connection until it closes, then forget it in `registry` and fail
 /// the requests still waiting on it. `idle`: close after that long without a
-/// message from the peer (connections this CSE opened).
+/// message from the peer (pings count).
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
     session: Arc<Session>,
@@ -226,7 +231,12 @@ where
         let next = match idle {
             Some(idle) => match tokio::time::timeout(idle, stream.next()).await {
                 Ok(next) => next,
-                Err(_) => return Some(close_frame(CloseCode::Normal, "idle")),
+                Err(_) => {
+                    if let Role::Accepted { peer, .. } = role {
+                        urbis_core::audit::connection_refused("ws", *peer, "idle_timeout");
+                    }
+                    return Some(close_frame(CloseCode::Normal, "idle"));
+                }
             },
             None => stream.next().await,
         };
@@ -278,7 +288,7 @@ async fn on_message(session: &Session, role: &Role, registry: &Registry, payload
         }
         return;
     }
-    let request = match primitive::request_from_value(&value) {
+    let mut request = match primitive::request_from_value(&value) {
         Ok(request) => request,
         Err(err) => {
             let mut response = Response::error(&err);
@@ -288,7 +298,8 @@ async fn on_message(session: &Session, role: &Role, registry: &Registry, payload
     };
     let no_response = request.response_type() == rtv::NO_RESPONSE;
     let response = match role {
-        Role::Accepted { cse, origin } => {
+        Role::Accepted { cse, origin, peer } => {
+            request.peer = *peer;
             let fr = request.fr.clone();
             let registration =
                 request.op == Operation::Create && request.ty == Some(ResourceType::Ae.ty());

@@ -6,6 +6,7 @@
 //! reference CSE); otherwise this CSE dials the URI and keeps that connection
 //! for reuse until it has been idle for a minute.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,10 @@ impl WsTransport {
         })
     }
 
+    pub(crate) fn options(&self) -> &WsOptions {
+        &self.shared.options
+    }
+
     pub(crate) fn websocket_config(&self) -> WebSocketConfig {
         self.shared.websocket_config()
     }
@@ -79,6 +84,7 @@ impl WsTransport {
         ws: WebSocketStream<TcpStream>,
         serialization: Serialization,
         origin: Option<String>,
+        peer: IpAddr,
         cse: Cse,
     ) {
         let registry = &self.shared.registry;
@@ -94,8 +100,16 @@ impl WsTransport {
             };
             session::associate(&cse, registry, id, &claim, &Response::new(Rsc::Ok, None));
         }
-        let role = Role::Accepted { cse, origin };
-        session::run(ws, session, outbox, role, registry.clone(), None).await;
+        let role = Role::Accepted {
+            cse,
+            origin,
+            peer: Some(peer),
+        };
+        let idle = match self.shared.options.idle_timeout_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
+        session::run(ws, session, outbox, role, registry.clone(), idle).await;
     }
 }
 

@@ -6,7 +6,7 @@ use urbis_model::{
 };
 
 use super::Landing;
-use crate::access::{self, Grant};
+use crate::access::{self, Grant, Requester};
 use crate::address::Virtual;
 use crate::attributes::{self, check_resource_name, Phase};
 use crate::notify::{self, net, Event};
@@ -37,8 +37,10 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             None => {}
         }
         let parent = located.resource;
-        let grant = create_grant(cse, reader.as_ref(), &originator, &parent, ty)?;
-        grant.require(&originator, [])?;
+        let requester = Requester::of(&request, &originator);
+        let permission = Operation::Create.permission_bit();
+        let grant = create_grant(cse, reader.as_ref(), &requester, &parent, ty)?;
+        grant.require(&requester, &parent, permission, [])?;
         let kind = match registry::kind(ty) {
             Some(kind) => kind,
             None if ResourceType::from_ty(ty).is_some() => {
@@ -60,7 +62,12 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             CseError::bad_request(format!("{root_key} does not match resource type {ty}"))
         })?;
         // rules limited to attributes (`aca`) must cover everything the request sets
-        grant.require(&originator, attrs.keys().map(String::as_str))?;
+        grant.require(
+            &requester,
+            &parent,
+            permission,
+            attrs.keys().map(String::as_str),
+        )?;
         attributes::validate(&sets, attrs, Phase::Create)?;
         if kind.ty == ResourceType::MgmtObj
             && attrs.get("mgd").and_then(Value::as_u64)
@@ -168,7 +175,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
 fn create_grant(
     cse: &Cse,
     reader: &dyn urbis_store::ReadTxn,
-    originator: &str,
+    requester: &Requester<'_>,
     parent: &Resource,
     ty: u32,
 ) -> CseResult<Grant> {
@@ -178,7 +185,7 @@ fn create_grant(
     if ty == ResourceType::AccessControlPolicy.ty()
         && parent.ty == ResourceType::CseBase.ty()
         && reader
-            .get(originator)?
+            .get(requester.originator)?
             .is_some_and(|r| r.ty == ResourceType::Ae.ty())
     {
         return Ok(Grant::All);
@@ -186,7 +193,7 @@ fn create_grant(
     access::grant(
         cse.config(),
         reader,
-        originator,
+        requester,
         parent,
         Operation::Create.permission_bit(),
         Some(ty),

@@ -6,13 +6,15 @@ use urbis_model::{
 use urbis_store::WriteTxn;
 
 use super::Landing;
+use crate::access::{self, Requester};
 use crate::address::Virtual;
 use crate::notify::{self, net, Event, Notification};
 use crate::registry::{self, WriteCtx};
-use crate::{access, content, Cse};
+use crate::{content, Cse};
 
 pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
     let rcn = content::result_content(&request)?;
+    let requester = Requester::of(&request, &originator);
     let located = match super::land(cse, &request, &originator).await? {
         Landing::At(located) => located,
         Landing::FannedOut(answer) => return Ok(answer),
@@ -34,7 +36,7 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
                 access::require(
                     cse.config(),
                     reader.as_ref(),
-                    &originator,
+                    &requester,
                     parent,
                     Operation::Delete.permission_bit(),
                 )?;
@@ -43,7 +45,7 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
                     reader.as_ref(),
                     parent,
                     edge == Virtual::Latest,
-                    &originator,
+                    &requester,
                 )?
             }
             None => {
@@ -58,12 +60,17 @@ pub async fn delete(cse: &Cse, request: Request, originator: String) -> CseResul
                 access::grant(
                     cse.config(),
                     reader.as_ref(),
-                    &originator,
+                    &requester,
                     &target,
                     delete,
                     None,
                 )?
-                .require(&originator, target.attrs.keys().map(String::as_str))?;
+                .require(
+                    &requester,
+                    &target,
+                    delete,
+                    target.attrs.keys().map(String::as_str),
+                )?;
                 if target.ty == ResourceType::ContentInstance.ty() {
                     super::retrieve::check_instance_retrievable(reader.as_ref(), &target)?;
                 }

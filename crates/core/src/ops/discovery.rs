@@ -4,9 +4,10 @@ use serde_json::{json, Value};
 use urbis_model::{CseError, CseResult, Request, Resource, ResourceType, Response, Rsc};
 use urbis_store::ReadTxn;
 
+use crate::access::{self, Requester};
 use crate::address;
 use crate::resources::container;
-use crate::{access, content, Cse};
+use crate::{content, Cse};
 use urbis_model::types::PERMISSION_DISCOVERY as DISCOVERY;
 
 pub fn discover(cse: &Cse, request: &Request, originator: &str) -> CseResult<Response> {
@@ -60,6 +61,7 @@ pub fn matching(
     let mut skip = fc.ofst.unwrap_or(1).saturating_sub(1) as usize;
     let mut out = Vec::new();
     let mut hidden_parents: Vec<String> = Vec::new();
+    let requester = Requester::of(request, originator);
     for candidate in candidates {
         if out.len() >= limit {
             break;
@@ -77,7 +79,7 @@ pub fn matching(
         if !super::filter::matches(fc, &candidate, reader) {
             continue;
         }
-        if !access::allowed(cse.config(), reader, originator, &candidate, DISCOVERY)? {
+        if !access::allowed(cse.config(), reader, &requester, &candidate, DISCOVERY)? {
             continue;
         }
         if skip > 0 {

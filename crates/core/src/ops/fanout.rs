@@ -23,7 +23,7 @@ pub fn fan_out<'a>(
             access::require(
                 cse.config(),
                 reader.as_ref(),
-                originator,
+                &access::Requester::of(&request, originator),
                 group,
                 Operation::Retrieve.permission_bit(),
             )?;

@@ -6,13 +6,15 @@ use urbis_model::{CseError, CseResult, Operation, Request, Resource, ResourceTyp
 use urbis_store::ReadTxn;
 
 use super::Landing;
+use crate::access::{self, Requester};
 use crate::address::Virtual;
 use crate::resources::{container, polling_channel};
-use crate::{access, content, registry, Cse};
+use crate::{content, registry, Cse};
 
 pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseResult<Response> {
     let rcn = content::result_content(&request)?;
     let permission = Operation::Retrieve.permission_bit();
+    let requester = Requester::of(&request, &originator);
     let located = match super::land(cse, &request, &originator).await? {
         Landing::At(located) => located,
         Landing::FannedOut(answer) => return Ok(answer),
@@ -33,24 +35,25 @@ pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseRes
                 reader.as_ref(),
                 &located.resource,
                 edge == Virtual::Latest,
-                &originator,
+                &requester,
             )?,
             None => {
                 let resource = located.resource;
                 let grant = access::grant(
                     cse.config(),
                     reader.as_ref(),
-                    &originator,
+                    &requester,
                     &resource,
                     permission,
                     None,
                 )?;
                 // with rules limited to attributes (`aca`), everything returned must be covered
-                if request.atrl.is_empty() {
-                    grant.require(&originator, resource.attrs.keys().map(String::as_str))?;
+                let asked: Vec<&str> = if request.atrl.is_empty() {
+                    resource.attrs.keys().map(String::as_str).collect()
                 } else {
-                    grant.require(&originator, request.atrl.iter().map(String::as_str))?;
-                }
+                    request.atrl.iter().map(String::as_str).collect()
+                };
+                grant.require(&requester, &resource, permission, asked)?;
                 if resource.ty == ResourceType::ContentInstance.ty() {
                     check_instance_retrievable(reader.as_ref(), &resource)?;
                 } else {
@@ -76,7 +79,7 @@ pub(crate) fn latest_or_oldest(
     reader: &dyn ReadTxn,
     parent: &Resource,
     newest: bool,
-    originator: &str,
+    requester: &Requester<'_>,
 ) -> CseResult<Resource> {
     let Some(instance_ty) = container::instance_type(parent.ty) else {
         return Err(CseError::not_found(
@@ -86,7 +89,7 @@ pub(crate) fn latest_or_oldest(
     access::require(
         cse.config(),
         reader,
-        originator,
+        requester,
         parent,
         Operation::Retrieve.permission_bit(),
     )?;
@@ -192,8 +195,9 @@ pub(crate) fn shape(
                 Ok(tree)
             } else {
                 let mut all = reader.descendants(&target.path)?;
+                let requester = Requester::of(request, originator);
                 all.retain(|r| {
-                    access::allowed(cse.config(), reader.as_ref(), originator, r, 2)
+                    access::allowed(cse.config(), reader.as_ref(), &requester, r, 2)
                         .unwrap_or(false)
                 });
                 Ok(content::nest_children(&target, &all, with_attributes))

@@ -46,7 +46,8 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
         let kind = registry::kind(current.ty)
             .ok_or_else(|| CseError::internal("stored resource of unknown type"))?;
         let (root_key, changes) = super::single_root(&request)?;
-        check_update_access(cse, reader.as_ref(), &originator, &current, changes)?;
+        let requester = crate::access::Requester::of(&request, &originator);
+        check_update_access(cse, reader.as_ref(), &requester, &current, changes)?;
         if root_key != registry::root_key(&current) {
             return Err(CseError::bad_request(format!(
                 "{root_key} does not match the target's type"
@@ -173,14 +174,18 @@ fn apply_changes(
 fn check_update_access(
     cse: &Cse,
     reader: &dyn ReadTxn,
-    originator: &str,
+    requester: &crate::access::Requester<'_>,
     current: &Resource,
     changes: &serde_json::Map<String, Value>,
 ) -> CseResult<()> {
     let update = Operation::Update.permission_bit();
     let Some(acpi) = changes.get("acpi") else {
-        return access::grant(cse.config(), reader, originator, current, update, None)?
-            .require(originator, changes.keys().map(String::as_str));
+        return access::grant(cse.config(), reader, requester, current, update, None)?.require(
+            requester,
+            current,
+            update,
+            changes.keys().map(String::as_str),
+        );
     };
     if changes.len() > 1 {
         return Err(CseError::bad_request("acpi must be updated on its own"));
@@ -207,20 +212,27 @@ fn check_update_access(
         }
         _ => return Err(CseError::bad_request("acpi must be a list")),
     }
-    if originator == cse.config().admin_originator {
+    if requester.originator == cse.config().admin_originator {
         return Ok(());
     }
     let current_policies = current.str_list("acpi");
     if current_policies.is_empty() {
-        return access::require(cse.config(), reader, originator, current, update);
+        return access::require(cse.config(), reader, requester, current, update);
     }
     for id in current_policies {
         if let Ok(located) = address::locate(reader, id, cse.config()) {
-            if access::allowed(cse.config(), reader, originator, &located.resource, update)? {
+            if access::allowed(cse.config(), reader, requester, &located.resource, update)? {
                 return Ok(());
             }
         }
     }
+    crate::audit::access_denied(
+        requester.originator,
+        requester.address,
+        current.ri(),
+        update,
+        "changing acpi needs UPDATE in the pvs of a policy in force",
+    );
     Err(CseError::no_privilege(
         "changing acpi needs UPDATE rights in the policies' pvs",
     ))

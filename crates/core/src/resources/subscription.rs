@@ -63,7 +63,15 @@ impl Hooks for SubscriptionHooks {
     ) -> CseResult<()> {
         // a subscriber receives copies of the resource, so it must be allowed to read it
         let retrieve = urbis_model::Operation::Retrieve.permission_bit();
-        if !crate::access::allowed(ctx.config, ctx.reader, ctx.originator, parent, retrieve)? {
+        let subscriber = crate::access::Requester::of(ctx.request, ctx.originator);
+        if !crate::access::allowed(ctx.config, ctx.reader, &subscriber, parent, retrieve)? {
+            crate::audit::access_denied(
+                ctx.originator,
+                ctx.request.peer,
+                parent.ri(),
+                retrieve,
+                "subscriber has no RETRIEVE privilege on the subscribed-to resource",
+            );
             return Err(CseError::new(
                 Rsc::SubscriptionCreatorHasNoPrivilege,
                 "the subscriber has no RETRIEVE privilege on the subscribed-to resource",
