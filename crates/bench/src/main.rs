@@ -131,8 +131,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             "unit": report.unit,
             "runs": report.runs.iter().map(|r| (r * 100.0).round() / 100.0).collect::<Vec<_>>(),
             "median": (report.median() * 100.0).round() / 100.0,
-            "p50_ms": report.p50_ms,
-            "p99_ms": report.p99_ms,
+            "p50_ms": (report.p50_ms * 1000.0).round() / 1000.0,
+            "p99_ms": (report.p99_ms * 1000.0).round() / 1000.0,
             "errors": report.errors,
         });
         for (k, v) in &report.extra {

@@ -291,7 +291,7 @@ pub async fn fanout(plan: &Plan, receiver: &Receiver, subscribers: u64) -> anyho
         path: subscribe_path.clone(),
         ty: Some(23),
         body: Some(Bytes::from(
-            json!({"m2m:sub": {"rn": format!("s{n}"), "nu": [urls[n as usize]], "enc": {"net": [3]}, "nct": 1}})
+            json!({"m2m:sub": {"rn": format!("s{n}"), "nu": [urls[n as usize]], "enc": {"net": [3], "chty": [4]}, "nct": 1}})
                 .to_string(),
         )),
     }
