@@ -472,8 +472,13 @@ impl HasConn for SqlTxn<'_> {
     }
 }
 
-fn body_of(resource: &Resource) -> String {
-    serde_json::Value::Object(resource.attrs.clone()).to_string()
+/// The stored body, serialized in place (wrapping the map in a `Value`
+/// would copy it first).
+fn body_of(resource: &Resource) -> StoreResult<String> {
+    serde_json::to_string(&resource.attrs).map_err(|e| StoreError::Corrupt {
+        ri: resource.ri().to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn map_unique(err: rusqlite::Error) -> StoreError {
@@ -505,7 +510,7 @@ impl WriteTxn for SqlTxn<'_> {
             resource.path,
             resource.et(),
             resource.creator,
-            body_of(resource)
+            body_of(resource)?
         ])
         .map_err(map_unique)?;
         let labels = resource.labels();
@@ -526,7 +531,7 @@ impl WriteTxn for SqlTxn<'_> {
             let changed = self
                 .conn
                 .prepare_cached("UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1")?
-                .execute(params![resource.ri(), resource.et(), body_of(resource)])?;
+                .execute(params![resource.ri(), resource.et(), body_of(resource)?])?;
             if changed == 0 {
                 return Err(StoreError::Corrupt {
                     ri: resource.ri().to_owned(),
@@ -540,7 +545,7 @@ impl WriteTxn for SqlTxn<'_> {
         )?;
         let seq: Option<i64> = stmt
             .query_row(
-                params![resource.ri(), resource.et(), body_of(resource)],
+                params![resource.ri(), resource.et(), body_of(resource)?],
                 |row| row.get(0),
             )
             .optional()?;
