@@ -115,8 +115,9 @@ pub async fn register(plan: &Plan, poa: Option<String>) -> anyhow::Result<()> {
         .await?;
     match answer.rsc {
         Some(2001) => Ok(()),
-        // 4105 CONFLICT: registered by an earlier run kept with --keep
-        Some(4105) => Ok(()),
+        // registered by an earlier run kept with --keep: 4105 CONFLICT (ACME)
+        // or 4117 "already registered" (Urbis)
+        Some(4105 | 4117) => Ok(()),
         _ => bail!("AE registration failed: {}", answer.describe()),
     }
 }

@@ -371,6 +371,30 @@ mod sql {
             params![low, high],
         )
     }
+    pub(super) fn descendants_except(
+        conn: &Connection,
+        path: &str,
+        skip: &[u32],
+    ) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        // types are integers, so listing them in the SQL is safe
+        let skipped: Vec<String> = skip.iter().map(u32::to_string).collect();
+        query_many(
+            conn,
+            &format!(
+                "SELECT {COLUMNS} FROM resources WHERE path > ?1 AND path < ?2 AND ty NOT IN ({}) ORDER BY seq",
+                skipped.join(",")
+            ),
+            params![low, high],
+        )
+    }
+    pub(super) fn descendant_ids(conn: &Connection, path: &str) -> StoreResult<Vec<String>> {
+        let (low, high) = subtree_bounds(path);
+        let mut stmt =
+            conn.prepare_cached("SELECT ri FROM resources WHERE path > ?1 AND path < ?2")?;
+        let rows = stmt.query_map(params![low, high], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
     pub(super) fn descendants_with_label(
         conn: &Connection,
         path: &str,
@@ -440,6 +464,15 @@ impl<T: HasConn> ReadTxn for T {
     }
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
         sql::descendants(self.conn(), path)
+    }
+    fn descendants_except(&self, path: &str, skip: &[u32]) -> StoreResult<Vec<Resource>> {
+        if skip.is_empty() {
+            return sql::descendants(self.conn(), path);
+        }
+        sql::descendants_except(self.conn(), path, skip)
+    }
+    fn descendant_ids(&self, path: &str) -> StoreResult<Vec<String>> {
+        sql::descendant_ids(self.conn(), path)
     }
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
         sql::descendants_with_label(self.conn(), path, label)
