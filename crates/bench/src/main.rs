@@ -1,11 +1,5 @@
 //! `urbis-bench`: measure a oneM2M CSE over HTTP (TS-0009), any CSE.
 
-mod client;
-mod load;
-mod phases;
-mod receiver;
-mod stats;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +9,9 @@ use clap::{Parser, ValueEnum};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{json, Value};
 
-use crate::client::Target;
-use crate::phases::{Plan, Report};
+use urbis_bench::client::Target;
+use urbis_bench::phases::{self, Plan, Report};
+use urbis_bench::receiver;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +25,8 @@ use crate::phases::{Plan, Report};
                   AE (named after the originator) below the CSEBase and deletes it at the end \
                   unless --keep is given; a kept AE is reused by the next run, and so are the \
                   discovery resources it already holds.\n\n\
+                  The fan-out phase reports milliseconds per event: p50_ms is the median \
+                  event, p99_ms the slowest.\n\n\
                   Example (Urbis):   urbis-bench --url http://127.0.0.1:8080\n\
                   Example (ACME):    urbis-bench --url http://127.0.0.1:8081 --cse cse-in \
                   --originator CAdmin --rvi 3 --population 10000"
