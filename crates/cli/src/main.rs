@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// glibc's allocator was a fifth of the server's CPU samples under load
+/// (docs/BENCHMARKS.md); mimalloc's thread-local heaps avoid its contention.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "urbis",

@@ -102,12 +102,42 @@ impl Notification {
     }
 }
 
+/// Notifications waiting per target; when full, a new notification for that
+/// target is dropped (and counted as not delivered in `nsi`), so a dead
+/// target costs bounded memory and never slows the request path.
 const QUEUE_DEPTH: usize = 1024;
 /// A target's delivery task ends after this long without notifications.
 const QUEUE_IDLE: Duration = Duration::from_secs(60);
 
-/// Called once a queued notification was sent: `true` when the target answered.
-pub type Delivered = Box<dyn FnOnce(bool) + Send>;
+/// How often a notification is tried, and how long to wait in between.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Requests sent for one notification at most (the first one included).
+    pub attempts: u32,
+    /// Wait before the second attempt; it doubles for each further one.
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            attempts: 3,
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What became of one queued notification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Requests sent for it (0 when it was dropped before sending).
+    pub requests: u64,
+    /// Whether the target answered one of them (with any RSC).
+    pub answered: bool,
+}
+
+/// Called once a queued notification was sent, given up, or dropped.
+pub type Delivered = Box<dyn FnOnce(Outcome) + Send>;
 
 /// One queued notification: the request, its serialization, the delivery callback.
 type Queued = (Request, Serialization, Option<Delivered>);
@@ -117,6 +147,8 @@ pub struct Notifier {
     queues: Arc<Mutex<HashMap<String, mpsc::Sender<Queued>>>>,
     idle: Duration,
     timeout: Duration,
+    retry: Retry,
+    depth: usize,
 }
 
 impl Notifier {
@@ -126,6 +158,8 @@ impl Notifier {
             queues: Arc::new(Mutex::new(HashMap::new())),
             idle: QUEUE_IDLE,
             timeout: Duration::from_millis(timeout_ms.max(1)),
+            retry: Retry::default(),
+            depth: QUEUE_DEPTH,
         }
     }
 
@@ -170,68 +204,132 @@ impl Notifier {
         }
     }
 
-    /// Queue for delivery in order per target; never blocks the caller. A full
-    /// queue drops the notification with a warning rather than growing memory.
+    /// Queue for delivery in order per target; never blocks the caller. Each
+    /// target has its own queue and task, so a slow or dead target delays only
+    /// its own notifications. A full queue drops the new notification.
     pub fn enqueue(&self, target: Target, request: Request, delivered: Option<Delivered>) {
         let uri = target.uri;
         let Some(transport) = self.transport_for(&uri) else {
             tracing::warn!(%uri, "no transport for notification target");
+            if let Some(delivered) = delivered {
+                delivered(Outcome {
+                    requests: 0,
+                    answered: false,
+                });
+            }
             return;
         };
         let mut queues = self.queues.lock();
         let sender = queues.entry(uri.clone()).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::channel::<Queued>(QUEUE_DEPTH);
-            let timeout = self.timeout;
-            let target = uri.clone();
-            let registry = self.queues.clone();
-            let idle = self.idle;
-            tokio::spawn(async move {
-                loop {
-                    let next = match tokio::time::timeout(idle, rx.recv()).await {
-                        Ok(Some(next)) => next,
-                        Ok(None) => break,
-                        Err(_) => {
-                            // Idle: retire this target's queue so that targets seen
-                            // once do not hold a task and a map entry forever.
-                            // enqueue sends under the same lock, so nothing can
-                            // slip in between the emptiness check and the removal.
-                            let mut queues = registry.lock();
-                            if rx.is_empty() {
-                                queues.remove(&target);
-                                break;
-                            }
-                            continue;
-                        }
-                    };
-                    let (request, serialization, delivered) = next;
-                    let answered = match tokio::time::timeout(
-                        timeout,
-                        transport.send(&target, request, serialization),
-                    )
-                    .await
-                    {
-                        Ok(Ok(_)) => true,
-                        Ok(Err(err)) => {
-                            tracing::info!(%target, %err, "notification not delivered");
-                            false
-                        }
-                        Err(_) => {
-                            tracing::info!(%target, "notification target timed out");
-                            false
-                        }
-                    };
-                    if let Some(delivered) = delivered {
-                        delivered(answered);
-                    }
-                }
-            });
+            let (tx, rx) = mpsc::channel::<Queued>(self.depth);
+            let delivery = TargetDelivery {
+                target: uri.clone(),
+                transport,
+                timeout: self.timeout,
+                retry: self.retry,
+                failing: false,
+            };
+            tokio::spawn(delivery.run(rx, self.queues.clone(), self.idle));
             tx
         });
         if let Err(err) = sender.try_send((request, target.serialization, delivered)) {
-            tracing::warn!(%uri, %err, "notification queue full or closed; notification dropped");
-            if matches!(err, mpsc::error::TrySendError::Closed(_)) {
+            let closed = matches!(err, mpsc::error::TrySendError::Closed(_));
+            tracing::warn!(%uri, closed, "notification queue full or closed; notification dropped");
+            if closed {
                 queues.remove(&uri);
             }
+            drop(queues);
+            let (_, _, delivered) = err.into_inner();
+            if let Some(delivered) = delivered {
+                delivered(Outcome {
+                    requests: 0,
+                    answered: false,
+                });
+            }
+        }
+    }
+}
+
+/// The delivery task of one target: sends its notifications in order.
+struct TargetDelivery {
+    target: String,
+    transport: Arc<dyn Transport>,
+    timeout: Duration,
+    retry: Retry,
+    /// The last notification went unanswered after all its attempts; until the
+    /// target answers again, each notification gets a single attempt, so a
+    /// dead target costs one timeout per notification, not the whole backoff.
+    failing: bool,
+}
+
+impl TargetDelivery {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Queued>,
+        registry: Arc<Mutex<HashMap<String, mpsc::Sender<Queued>>>>,
+        idle: Duration,
+    ) {
+        loop {
+            let (request, serialization, delivered) =
+                match tokio::time::timeout(idle, rx.recv()).await {
+                    Ok(Some(next)) => next,
+                    Ok(None) => break,
+                    Err(_) => {
+                        // Idle: retire this target's queue so that targets seen
+                        // once do not hold a task and a map entry forever.
+                        // enqueue sends under the same lock, so nothing can
+                        // slip in between the emptiness check and the removal.
+                        let mut queues = registry.lock();
+                        if rx.is_empty() {
+                            queues.remove(&self.target);
+                            break;
+                        }
+                        continue;
+                    }
+                };
+            let outcome = self.send(request, serialization).await;
+            if let Some(delivered) = delivered {
+                delivered(outcome);
+            }
+        }
+    }
+
+    /// Send with retries and doubling backoff until the target answers.
+    async fn send(&mut self, request: Request, serialization: Serialization) -> Outcome {
+        let attempts = if self.failing {
+            1
+        } else {
+            self.retry.attempts.max(1)
+        };
+        let mut backoff = self.retry.first_backoff;
+        for attempt in 1..=attempts {
+            let sent = self
+                .transport
+                .send(&self.target, request.clone(), serialization);
+            match tokio::time::timeout(self.timeout, sent).await {
+                Ok(Ok(_)) => {
+                    self.failing = false;
+                    return Outcome {
+                        requests: u64::from(attempt),
+                        answered: true,
+                    };
+                }
+                Ok(Err(err)) => {
+                    tracing::info!(target = %self.target, attempt, %err, "notification not delivered")
+                }
+                Err(_) => {
+                    tracing::info!(target = %self.target, attempt, "notification target timed out")
+                }
+            }
+            if attempt < attempts {
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2);
+            }
+        }
+        self.failing = true;
+        Outcome {
+            requests: u64::from(attempts),
+            answered: false,
         }
     }
 }
@@ -648,7 +746,7 @@ impl Cse {
         let cse = self.clone();
         let subscription = subscription.to_owned();
         let target = target.to_owned();
-        Box::new(move |answered| {
+        Box::new(move |outcome| {
             tokio::spawn(async move {
                 let recorded = urbis_store::write(cse.store(), move |txn| {
                     let Some(mut sub) = txn.get(&subscription)? else {
@@ -657,7 +755,7 @@ impl Cse {
                     if !crate::resources::subscription::statistics_enabled(&sub) {
                         return Ok(());
                     }
-                    crate::resources::subscription::count(&mut sub, &target, events, answered);
+                    crate::resources::subscription::count(&mut sub, &target, events, outcome);
                     txn.update(&sub, false)?;
                     Ok(())
                 })
@@ -690,6 +788,193 @@ mod tests {
             self.0.fetch_add(1, Ordering::SeqCst);
             Box::pin(async { Ok(Response::new(Rsc::Ok, None)) })
         }
+    }
+
+    /// `test://hang` never answers, `test://down` fails at once,
+    /// `test://flaky` fails its first `flaky_failures` requests; anything else
+    /// answers. Every request is counted per URI.
+    struct Scripted {
+        sent: Mutex<HashMap<String, u64>>,
+        flaky_failures: u64,
+    }
+
+    impl Scripted {
+        fn new(flaky_failures: u64) -> Arc<Scripted> {
+            Arc::new(Scripted {
+                sent: Mutex::new(HashMap::new()),
+                flaky_failures,
+            })
+        }
+
+        fn sent(&self, uri: &str) -> u64 {
+            self.sent.lock().get(uri).copied().unwrap_or(0)
+        }
+    }
+
+    impl Transport for Scripted {
+        fn handles(&self, uri: &str) -> bool {
+            uri.starts_with("test://")
+        }
+        fn send(
+            &self,
+            uri: &str,
+            _: Request,
+            _: Serialization,
+        ) -> BoxFuture<'static, CseResult<Response>> {
+            let count = {
+                let mut sent = self.sent.lock();
+                let count = sent.entry(uri.to_owned()).or_insert(0);
+                *count += 1;
+                *count
+            };
+            let failure = || Err(CseError::new(Rsc::TargetNotReachable, "refused"));
+            match uri {
+                "test://hang" => Box::pin(std::future::pending()),
+                "test://down" => Box::pin(async move { failure() }),
+                "test://flaky" if count <= self.flaky_failures => {
+                    Box::pin(async move { failure() })
+                }
+                _ => Box::pin(async { Ok(Response::new(Rsc::Ok, None)) }),
+            }
+        }
+    }
+
+    fn target(uri: &str) -> Target {
+        Target {
+            uri: uri.into(),
+            serialization: Serialization::Json,
+            entity: None,
+        }
+    }
+
+    fn notifier(transport: Arc<Scripted>, timeout_ms: u64) -> Notifier {
+        let mut notifier = Notifier::new(timeout_ms);
+        notifier.retry = Retry {
+            attempts: 3,
+            first_backoff: Duration::from_millis(10),
+        };
+        notifier.add_transport(transport);
+        notifier
+    }
+
+    /// Enqueue one notification to `uri`; its outcome arrives on the channel.
+    fn send(
+        notifier: &Notifier,
+        uri: &str,
+        outcomes: &tokio::sync::mpsc::UnboundedSender<(String, Outcome)>,
+    ) {
+        let outcomes = outcomes.clone();
+        let name = uri.to_owned();
+        notifier.enqueue(
+            target(uri),
+            Request::new(Operation::Notify, uri),
+            Some(Box::new(move |outcome| {
+                let _ = outcomes.send((name, outcome));
+            })),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_target_does_not_delay_a_healthy_one() {
+        let transport = Scripted::new(0);
+        let notifier = notifier(transport.clone(), 60_000);
+        let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..3 {
+            send(&notifier, "test://hang", &tx);
+            send(&notifier, "test://ok", &tx);
+        }
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            let (uri, outcome) = tokio::time::timeout(Duration::from_secs(2), outcomes.recv())
+                .await
+                .expect("the healthy target's notifications are not held up")
+                .expect("outcome");
+            assert_eq!(uri, "test://ok");
+            assert_eq!(
+                outcome,
+                Outcome {
+                    requests: 1,
+                    answered: true
+                }
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            transport.sent("test://hang"),
+            1,
+            "the hanging target holds only its own queue"
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_deliveries_are_retried_with_backoff_until_answered() {
+        let transport = Scripted::new(2);
+        let notifier = notifier(transport.clone(), 1000);
+        let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        let started = std::time::Instant::now();
+        send(&notifier, "test://flaky", &tx);
+        let (_, outcome) = outcomes.recv().await.expect("outcome");
+        assert_eq!(
+            outcome,
+            Outcome {
+                requests: 3,
+                answered: true
+            }
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(30),
+            "waited 10 ms, then 20 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_target_gets_all_attempts_once_then_one_per_notification() {
+        let transport = Scripted::new(0);
+        let notifier = notifier(transport.clone(), 1000);
+        let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..3 {
+            send(&notifier, "test://down", &tx);
+        }
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(outcomes.recv().await.expect("outcome").1);
+        }
+        let failed = |requests| Outcome {
+            requests,
+            answered: false,
+        };
+        assert_eq!(seen, vec![failed(3), failed(1), failed(1)]);
+        assert_eq!(transport.sent("test://down"), 5);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_new_notifications_and_reports_them_undelivered() {
+        let transport = Scripted::new(0);
+        let mut notifier = notifier(transport.clone(), 60_000);
+        notifier.depth = 2;
+        let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        send(&notifier, "test://hang", &tx);
+        tokio::time::sleep(Duration::from_millis(20)).await; // the task holds the first
+        for _ in 0..4 {
+            send(&notifier, "test://hang", &tx);
+        }
+        for _ in 0..2 {
+            let (_, outcome) = tokio::time::timeout(Duration::from_secs(1), outcomes.recv())
+                .await
+                .expect("dropped at once")
+                .expect("outcome");
+            assert_eq!(
+                outcome,
+                Outcome {
+                    requests: 0,
+                    answered: false
+                }
+            );
+        }
+        assert!(
+            outcomes.try_recv().is_err(),
+            "two wait in the queue, one is in flight"
+        );
     }
 
     #[tokio::test]

@@ -863,3 +863,109 @@ async fn notification_statistics_count_events_and_reset_when_enabled_again() {
         on.body
     );
 }
+
+/// A notification target that answers verification requests and then never
+/// answers an event notification; returns its URL and how many it received.
+async fn hanging_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let events = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let counted = events.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let counted = counted.clone();
+        async move {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            if !text.contains("\"vrq\"") {
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+            }
+            ([("x-m2m-rsc", "2000")], "")
+        }
+    });
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("hanging receiver");
+    });
+    (url, events)
+}
+
+#[tokio::test]
+async fn a_target_that_hangs_does_not_delay_notifications_to_another() {
+    let cse = common::start().await;
+    let aei = setup(&cse).await;
+    let healthy = common::receiver().await;
+    let (hanging, hung) = hanging_receiver().await;
+    let sub = subscribe(
+        &cse,
+        "/cse-in/app/box",
+        &aei,
+        json!({"nu": [hanging, healthy.url], "enc": {"net": [3]}}),
+    )
+    .await;
+    assert_eq!(sub.rsc, 2001, "{}", sub.body);
+    let started = std::time::Instant::now();
+    for i in 0..3 {
+        let cin = cse
+            .create("/cse-in/app/box", &aei, 4, json!({"m2m:cin": {"con": i}}))
+            .await;
+        assert_eq!(cin.rsc, 2001);
+    }
+    let got = healthy.wait_for(4).await;
+    assert_eq!(got.len(), 4, "verification + three events: {got:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the healthy target waited for the hanging one: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        hung.load(Ordering::SeqCst),
+        1,
+        "the hanging target holds its own queue at the first event"
+    );
+}
+
+#[tokio::test]
+async fn notification_statistics_count_failed_attempts_of_an_unanswering_target() {
+    let cse = common::start_with(
+        urbis_core::CseConfig {
+            notification_timeout_ms: 200,
+            ..urbis_core::CseConfig::default()
+        },
+        urbis_http::HttpOptions::default(),
+    )
+    .await;
+    let aei = setup(&cse).await;
+    let (hanging, hung) = hanging_receiver().await;
+    let sub = subscribe(
+        &cse,
+        "/cse-in/app/box",
+        &aei,
+        json!({"rn": "stats", "nu": [hanging], "enc": {"net": [3]}, "nse": true}),
+    )
+    .await;
+    assert_eq!(sub.rsc, 2001, "{}", sub.body);
+    let cin = cse
+        .create("/cse-in/app/box", &aei, 4, json!({"m2m:cin": {"con": 1}}))
+        .await;
+    assert_eq!(cin.rsc, 2001);
+    // three attempts of 200 ms with 250 ms and 500 ms between them
+    let mut stats = Value::Null;
+    for _ in 0..100 {
+        let sub = cse.retrieve("/cse-in/app/box/stats", &aei).await;
+        stats = sub.at("/m2m:sub/nsi/0").clone();
+        if stats.get("rqs") == Some(&json!(3)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stats["tg"], json!(hanging), "{stats}");
+    assert_eq!(
+        stats["rqs"],
+        json!(3),
+        "every attempt is a request: {stats}"
+    );
+    assert_eq!(stats["rsr"], json!(0), "none was answered: {stats}");
+    assert_eq!(stats["noec"], json!(1), "one event: {stats}");
+    assert_eq!(hung.load(Ordering::SeqCst), 3);
+}

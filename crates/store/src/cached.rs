@@ -73,6 +73,12 @@ impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
         self.raw.descendants(path)
     }
+    fn descendants_except(&self, path: &str, skip: &[u32]) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants_except(path, skip)
+    }
+    fn descendant_ids(&self, path: &str) -> StoreResult<Vec<String>> {
+        self.raw.descendant_ids(path)
+    }
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
         self.raw.descendants_with_label(path, label)
     }
@@ -215,6 +221,12 @@ impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
     }
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
         self.raw.descendants(path)
+    }
+    fn descendants_except(&self, path: &str, skip: &[u32]) -> StoreResult<Vec<Resource>> {
+        self.raw.descendants_except(path, skip)
+    }
+    fn descendant_ids(&self, path: &str) -> StoreResult<Vec<String>> {
+        self.raw.descendant_ids(path)
     }
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
         self.raw.descendants_with_label(path, label)

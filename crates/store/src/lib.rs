@@ -70,6 +70,22 @@ pub trait ReadTxn {
     fn edge_child(&self, pi: &str, ty: u32, newest: bool) -> StoreResult<Option<Resource>>;
     /// All resources below `path` (not `path` itself), in creation order.
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>>;
+    /// The resources below `path` whose type is not in `skip`, in creation
+    /// order: a subtree may hold millions of instances that a caller (DELETE)
+    /// does not need to load.
+    fn descendants_except(&self, path: &str, skip: &[u32]) -> StoreResult<Vec<Resource>> {
+        let mut found = self.descendants(path)?;
+        found.retain(|r| !skip.contains(&r.ty));
+        Ok(found)
+    }
+    /// The resource IDs of everything below `path`, without the bodies.
+    fn descendant_ids(&self, path: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .descendants(path)?
+            .into_iter()
+            .map(|r| r.ri().to_owned())
+            .collect())
+    }
     /// Resources below `path` carrying `label`, in creation order.
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>>;
     /// Every resource of one type (for small sets such as groups).

@@ -371,6 +371,30 @@ mod sql {
             params![low, high],
         )
     }
+    pub(super) fn descendants_except(
+        conn: &Connection,
+        path: &str,
+        skip: &[u32],
+    ) -> StoreResult<Vec<Resource>> {
+        let (low, high) = subtree_bounds(path);
+        // types are integers, so listing them in the SQL is safe
+        let skipped: Vec<String> = skip.iter().map(u32::to_string).collect();
+        query_many(
+            conn,
+            &format!(
+                "SELECT {COLUMNS} FROM resources WHERE path > ?1 AND path < ?2 AND ty NOT IN ({}) ORDER BY seq",
+                skipped.join(",")
+            ),
+            params![low, high],
+        )
+    }
+    pub(super) fn descendant_ids(conn: &Connection, path: &str) -> StoreResult<Vec<String>> {
+        let (low, high) = subtree_bounds(path);
+        let mut stmt =
+            conn.prepare_cached("SELECT ri FROM resources WHERE path > ?1 AND path < ?2")?;
+        let rows = stmt.query_map(params![low, high], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
     pub(super) fn descendants_with_label(
         conn: &Connection,
         path: &str,
@@ -461,6 +485,15 @@ impl<T: HasConn> ReadTxn for T {
     fn descendants(&self, path: &str) -> StoreResult<Vec<Resource>> {
         sql::descendants(self.conn(), path)
     }
+    fn descendants_except(&self, path: &str, skip: &[u32]) -> StoreResult<Vec<Resource>> {
+        if skip.is_empty() {
+            return sql::descendants(self.conn(), path);
+        }
+        sql::descendants_except(self.conn(), path, skip)
+    }
+    fn descendant_ids(&self, path: &str) -> StoreResult<Vec<String>> {
+        sql::descendant_ids(self.conn(), path)
+    }
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>> {
         sql::descendants_with_label(self.conn(), path, label)
     }
@@ -500,8 +533,13 @@ impl HasConn for SqlTxn<'_> {
     }
 }
 
-fn body_of(resource: &Resource) -> String {
-    serde_json::Value::Object(resource.attrs.clone()).to_string()
+/// The stored body, serialized in place (wrapping the map in a `Value`
+/// would copy it first).
+fn body_of(resource: &Resource) -> StoreResult<String> {
+    serde_json::to_string(&resource.attrs).map_err(|e| StoreError::Corrupt {
+        ri: resource.ri().to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn map_unique(err: rusqlite::Error) -> StoreError {
@@ -533,7 +571,7 @@ impl WriteTxn for SqlTxn<'_> {
             resource.path,
             resource.et(),
             resource.creator,
-            body_of(resource)
+            body_of(resource)?
         ])
         .map_err(map_unique)?;
         let labels = resource.labels();
@@ -554,7 +592,7 @@ impl WriteTxn for SqlTxn<'_> {
             let changed = self
                 .conn
                 .prepare_cached("UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1")?
-                .execute(params![resource.ri(), resource.et(), body_of(resource)])?;
+                .execute(params![resource.ri(), resource.et(), body_of(resource)?])?;
             if changed == 0 {
                 return Err(StoreError::Corrupt {
                     ri: resource.ri().to_owned(),
@@ -568,7 +606,7 @@ impl WriteTxn for SqlTxn<'_> {
         )?;
         let seq: Option<i64> = stmt
             .query_row(
-                params![resource.ri(), resource.et(), body_of(resource)],
+                params![resource.ri(), resource.et(), body_of(resource)?],
                 |row| row.get(0),
             )
             .optional()?;

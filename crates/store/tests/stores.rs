@@ -124,6 +124,16 @@ async fn exercise(store: &dyn Store) {
         .map(|r| r.ri().to_owned())
         .collect();
     assert_eq!(below, ["cnt1", "cin0", "cin1", "cin2", "cin3", "cin4"]);
+    let without_instances: Vec<String> = reader
+        .descendants_except("cse-in/ae1", &[4, 30])
+        .unwrap()
+        .iter()
+        .map(|r| r.ri().to_owned())
+        .collect();
+    assert_eq!(without_instances, ["cnt1"]);
+    let mut ids = reader.descendant_ids("cse-in/ae1").unwrap();
+    ids.sort();
+    assert_eq!(ids, ["cin0", "cin1", "cin2", "cin3", "cin4", "cnt1"]);
     assert_eq!(
         reader.descendants_with_label("cse-in", "b").unwrap()[0].ri(),
         "ae1"

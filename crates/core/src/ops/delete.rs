@@ -1,8 +1,10 @@
 //! DELETE (TS-0004 §7.3.3.x): a resource and its whole subtree.
 
+use std::collections::HashSet;
 use urbis_model::{
     time, CseError, CseResult, Operation, Request, Resource, ResourceType, Response, Rsc,
 };
+
 use urbis_store::WriteTxn;
 
 use super::Landing;
@@ -124,7 +126,14 @@ pub(crate) fn remove_in_txn(
     notifications: &mut Vec<Notification>,
 ) -> CseResult<()> {
     let now = time::now_string();
-    let descendants = txn.descendants(&resource.path)?;
+    // Instances have no hooks below the root of a delete, and a container may
+    // hold millions of them: they are not loaded.
+    let instances = [
+        ResourceType::ContentInstance.ty(),
+        ResourceType::TimeSeriesInstance.ty(),
+        ResourceType::FlexContainerInstance.ty(),
+    ];
+    let descendants = txn.descendants_except(&resource.path, &instances)?;
     let mut ctx = WriteCtx {
         config: cse.config(),
         txn,
@@ -161,14 +170,24 @@ pub(crate) fn remove_in_txn(
             kind.hooks.on_delete(&mut ctx, child, false)?;
         }
     }
+    // group members may name any deleted resource by its ID; most CSEs have
+    // no groups, and then the IDs are not even read
+    let groups = !ctx.txn.of_type(ResourceType::Group.ty())?.is_empty();
+    let mut deleted_ids = if groups {
+        ctx.txn.descendant_ids(&resource.path)?
+    } else {
+        Vec::new()
+    };
     ctx.txn.delete_tree(&resource.path)?;
-    let mut deleted_ids: Vec<&str> = descendants.iter().map(Resource::ri).collect();
-    deleted_ids.push(resource.ri());
-    crate::resources::group::forget_members(
-        ctx.txn,
-        &cse.config().cse_id,
-        &resource.path,
-        &deleted_ids,
-    )?;
+    if groups {
+        deleted_ids.push(resource.ri().to_owned());
+        let deleted: HashSet<&str> = deleted_ids.iter().map(String::as_str).collect();
+        crate::resources::group::forget_members(
+            ctx.txn,
+            &cse.config().cse_id,
+            &resource.path,
+            &deleted,
+        )?;
+    }
     Ok(())
 }

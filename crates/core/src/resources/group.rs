@@ -151,7 +151,7 @@ pub fn forget_members(
     txn: &mut dyn urbis_store::WriteTxn,
     cse_id: &str,
     deleted_root_path: &str,
-    deleted_ids: &[&str],
+    deleted_ids: &std::collections::HashSet<&str>,
 ) -> CseResult<()> {
     let sp_prefix = format!("{cse_id}/");
     let below = format!("{deleted_root_path}/");
@@ -162,7 +162,7 @@ pub fn forget_members(
             .filter(|m| {
                 let id = m.strip_prefix(sp_prefix.as_str()).unwrap_or(m);
                 let gone =
-                    id == deleted_root_path || id.starts_with(&below) || deleted_ids.contains(&id);
+                    id == deleted_root_path || id.starts_with(&below) || deleted_ids.contains(id);
                 !gone
             })
             .map(|m| m.to_string())

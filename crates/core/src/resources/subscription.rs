@@ -382,9 +382,11 @@ pub fn statistics_enabled(sub: &Resource) -> bool {
     sub.attrs.get("nse").and_then(Value::as_bool) == Some(true)
 }
 
-/// Add `events` sent to `target` to `nsi` (requests sent, responses received,
-/// notification events), one entry per target.
-pub fn count(sub: &mut Resource, target: &str, events: u64, answered: bool) {
+/// Add the delivery of `events` to `target` to `nsi`, one entry per target:
+/// `rqs` counts the requests sent (retries included, none for a notification
+/// dropped from a full queue), `rsr` the responses received, `noec` the
+/// events; `rqs - rsr` are the failed attempts.
+pub fn count(sub: &mut Resource, target: &str, events: u64, outcome: crate::notify::Outcome) {
     let mut entries = match sub.attrs.remove("nsi") {
         Some(Value::Array(entries)) => entries,
         _ => Vec::new(),
@@ -404,10 +406,10 @@ pub fn count(sub: &mut Resource, target: &str, events: u64, answered: bool) {
         entry[key] = json!(now + by);
     };
     let entry = &mut entries[index];
-    bump(entry, "rqs", events);
+    bump(entry, "rqs", outcome.requests);
     bump(entry, "noec", events);
-    if answered {
-        bump(entry, "rsr", events);
+    if outcome.answered {
+        bump(entry, "rsr", 1);
     }
     sub.set("nsi", Value::Array(entries));
 }
