@@ -32,6 +32,10 @@ pub struct CseConfig {
     /// How long a RETRIEVE of a pollingChannel's `pcu` without `rqet` waits
     /// for a request, in milliseconds.
     pub long_poll_ms: u64,
+    /// How long a device's management client has to report the outcome of a
+    /// management action (firmware update, ...) before it counts as failed,
+    /// in milliseconds.
+    pub mgmt_action_timeout_ms: u64,
 }
 
 impl Default for CseConfig {
@@ -49,6 +53,7 @@ impl Default for CseConfig {
             notification_timeout_ms: 3000,
             discovery_limit: 10_000,
             long_poll_ms: 30_000,
+            mgmt_action_timeout_ms: 300_000,
         }
     }
 }
