@@ -217,15 +217,15 @@ async fn an_unreachable_device_fails_the_action_at_once() {
     let agent = spawn_agent(options(&cse.url, "meter-0005", &dir), dir);
     registered(&cse, &agent).await;
     agent.stop().await;
-    let fwr = format!("cse-in/nod-meter-0005/firmware");
+    let fwr = "cse-in/nod-meter-0005/firmware";
     let url = format!("http://127.0.0.1:9/x.bin#sha256={}", "0".repeat(64));
     cse.admin
-        .update(&fwr, &json!({"m2m:fwr": {"url": url, "ud": true}}))
+        .update(fwr, &json!({"m2m:fwr": {"url": url, "ud": true}}))
         .await
         .unwrap()
         .expect("update")
         .unwrap();
-    let (status, acn) = terminal_status(&cse, &fwr).await;
+    let (status, acn) = terminal_status(&cse, fwr).await;
     assert_eq!(status, 2);
     assert!(acn.contains("not reached"), "{acn}");
 }

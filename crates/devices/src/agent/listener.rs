@@ -77,7 +77,7 @@ fn act(device: &Arc<Device>, request: Request) -> (Rsc, Option<String>) {
     let set = |sn: &str| attrs.get(sn).and_then(Value::as_bool) == Some(true);
     match root.as_str() {
         "m2m:fwr" if set("ud") => {
-            tokio::spawn(super::update_firmware(device.clone(), attrs.clone().into()));
+            tokio::spawn(super::update_firmware(device.clone(), attrs.clone()));
             (Rsc::Accepted, None)
         }
         "m2m:rbo" if set("rbo") || set("far") => {

@@ -305,7 +305,7 @@ async fn forward(cse: &Cse, resource: &Resource, id: &str) -> CseResult<Rsc> {
     );
     for address in addresses {
         for target in cse.resolve_targets(address) {
-            let mut request = Request::new(Operation::Update, &cse.sp_relative(resource.ri()));
+            let mut request = Request::new(Operation::Update, cse.sp_relative(resource.ri()));
             request.fr = Some(cse.config().cse_id.clone());
             request.rqi = id.to_owned();
             request.rvi = notify::notify_request(cse, &target, Value::Null).rvi;
