@@ -145,6 +145,29 @@ pub enum DevicesCommand {
         #[arg(long, default_value_t = 30)]
         every: u64,
     },
+    /// Simulate many devices registering and reporting their battery, to measure the CSE.
+    Simulate {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        /// Number of devices.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Seconds between a device's reports.
+        #[arg(long, default_value_t = 10)]
+        interval: u64,
+        /// Seconds of reporting after registration.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Requests in flight at most.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Prefix of the simulated node IDs.
+        #[arg(long, default_value = "urn:sim:dev-")]
+        prefix: String,
+        /// Process ID of the CSE, to report its CPU and memory use.
+        #[arg(long)]
+        cse_pid: Option<u32>,
+    },
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -313,6 +336,30 @@ pub fn run(command: DevicesCommand) -> anyhow::Result<()> {
                 Duration::from_secs(every.max(1)),
                 0,
             ))?;
+        }
+        DevicesCommand::Simulate {
+            fleet: args,
+            count,
+            interval,
+            duration,
+            concurrency,
+            prefix,
+            cse_pid,
+        } => {
+            let report = rt.block_on(urbis_devices::simulate::run(
+                urbis_devices::simulate::SimulationOptions {
+                    url: args.url,
+                    cse_name: args.cse_name,
+                    provisioner: args.originator,
+                    count,
+                    interval: Duration::from_secs(interval.max(1)),
+                    duration: Duration::from_secs(duration),
+                    concurrency,
+                    prefix,
+                    cse_pid,
+                },
+            ))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }
     Ok(())

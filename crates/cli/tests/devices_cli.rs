@@ -90,7 +90,14 @@ fn agent_and_fleet_commands_against_urbis_serve() {
     let _agent = Killed(
         urbis()
             .args(["agent", "--url", &base, "--node-id", "urn:dev:cli-1"])
-            .args(["--serial", "SN-CLI-1", "--model", "LAMP-7", "--interval", "1"])
+            .args([
+                "--serial",
+                "SN-CLI-1",
+                "--model",
+                "LAMP-7",
+                "--interval",
+                "1",
+            ])
             .arg("--state-dir")
             .arg(state.path())
             .env("RUST_LOG", "warn")
@@ -105,11 +112,17 @@ fn agent_and_fleet_commands_against_urbis_serve() {
         let output = devices(&base, &["list", "--json", "--model", "LAMP-7"]);
         if output.status.success() {
             let listed: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON list");
-            if listed.first().is_some_and(|d| d["battery_level"].is_number()) {
+            if listed
+                .first()
+                .is_some_and(|d| d["battery_level"].is_number())
+            {
                 break listed;
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "agent never registered");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "agent never registered"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(listed[0]["node_id"], "urn:dev:cli-1");
@@ -120,31 +133,50 @@ fn agent_and_fleet_commands_against_urbis_serve() {
     let url = image_server(image.clone());
     let good = devices(
         &base,
-        &["update-firmware", "--image-url", &url, "--sha256", &sha256_hex(&image)]
-            .into_iter()
-            .chain(["--version", "2.0", "--wait", "30", "SN-CLI-1"])
-            .collect::<Vec<_>>(),
+        &[
+            "update-firmware",
+            "--image-url",
+            &url,
+            "--sha256",
+            &sha256_hex(&image),
+        ]
+        .into_iter()
+        .chain(["--version", "2.0", "--wait", "30", "SN-CLI-1"])
+        .collect::<Vec<_>>(),
     );
     assert!(good.status.success(), "{}", text(&good));
     assert!(text(&good).starts_with("ok"), "{}", text(&good));
 
     let bad = devices(
         &base,
-        &["update-firmware", "--image-url", &url, "--sha256", &"0".repeat(64)]
-            .into_iter()
-            .chain(["--version", "3.0", "--wait", "30", "urn:dev:cli-1"])
-            .collect::<Vec<_>>(),
+        &[
+            "update-firmware",
+            "--image-url",
+            &url,
+            "--sha256",
+            &"0".repeat(64),
+        ]
+        .into_iter()
+        .chain(["--version", "3.0", "--wait", "30", "urn:dev:cli-1"])
+        .collect::<Vec<_>>(),
     );
     assert!(!bad.status.success(), "a failed update fails the command");
     assert!(text(&bad).contains("checksum mismatch"), "{}", text(&bad));
 
     let reboot = devices(&base, &["reboot", "--wait", "30", "Curn-dev-cli-1"]);
     assert!(reboot.status.success(), "{}", text(&reboot));
-    assert!(text(&reboot).contains("boot 2: firmware 2.0"), "{}", text(&reboot));
+    assert!(
+        text(&reboot).contains("boot 2: firmware 2.0"),
+        "{}",
+        text(&reboot)
+    );
 
     let show = devices(&base, &["show", "urn:dev:cli-1"]);
     assert!(show.status.success(), "{}", text(&show));
     let shown = text(&show);
     assert!(shown.contains("\"firmware\": \"2.0\""), "{shown}");
-    assert!(shown.contains("firmware update failed, kept 2.0"), "{shown}");
+    assert!(
+        shown.contains("firmware update failed, kept 2.0"),
+        "{shown}"
+    );
 }

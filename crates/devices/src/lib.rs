@@ -8,10 +8,13 @@
 //!   updates, reboots, event log, and the listener the CSE sends actions to.
 //! - [`fleet`]: `urbis devices ...`: the fleet view, lookups, firmware
 //!   updates and reboots of one device or a group, alerts.
+//! - [`simulate`]: `urbis devices simulate`: many light devices, to measure
+//!   what one node holds.
 
 pub mod agent;
 pub mod client;
 pub mod fleet;
+pub mod simulate;
 
 /// What can go wrong in the agent or the fleet client.
 #[derive(Debug, thiserror::Error)]

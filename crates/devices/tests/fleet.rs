@@ -215,3 +215,33 @@ async fn watch_alerts_on_silent_devices_and_low_batteries() {
     healthy.stop().await;
     weak.stop().await;
 }
+
+#[tokio::test]
+async fn simulated_devices_register_and_report_every_interval() {
+    let cse = start_cse(10_000).await;
+    let report = urbis_devices::simulate::run(urbis_devices::simulate::SimulationOptions {
+        url: cse.url.clone(),
+        cse_name: "cse-in".into(),
+        provisioner: ADMIN.into(),
+        count: 30,
+        interval: Duration::from_millis(500),
+        duration: Duration::from_millis(1600),
+        concurrency: 16,
+        prefix: "urn:sim:t-".into(),
+        cse_pid: Some(std::process::id()),
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.reports_failed, 0);
+    // three or four reports each in 1.6 s at 0.5 s
+    assert!(
+        (90..=120).contains(&report.reports_sent),
+        "{}",
+        report.reports_sent
+    );
+    assert!(report.cse_rss_mib.unwrap() > 1.0);
+    let fleet = Fleet::new(cse.admin.clone(), "cse-in");
+    let views = fleet.list(&Selection::default()).await.unwrap();
+    assert_eq!(views.len(), 30);
+    assert!(views.iter().all(|v| v.battery_level.unwrap() < 100));
+}
