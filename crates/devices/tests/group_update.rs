@@ -227,3 +227,80 @@ async fn only_the_device_reports_an_action_in_process() {
     assert_eq!(other.rsc, 2004, "the policy does grant updates");
     assert_eq!(attrs(&cse.admin, &fwr).await.unwrap()["uds"]["sus"], 3);
 }
+
+/// An action in process when the CSE stops still ends at its deadline after
+/// a restart: the first CSE's runtime, timers included, is gone.
+#[test]
+fn an_action_in_process_survives_a_restart_and_still_times_out() {
+    use std::sync::Arc;
+    use urbis_core::{Cse, CseConfig};
+    use urbis_http::client::HttpTransport;
+    use urbis_store::sqlite::SqliteStore;
+
+    let data = tempfile::tempdir().unwrap();
+    let config = CseConfig {
+        mgmt_action_timeout_ms: 1500,
+        ..CseConfig::default()
+    };
+    let open = |config: &CseConfig| {
+        let store = Arc::new(SqliteStore::open(data.path()).expect("store"));
+        let cse = Cse::open(config.clone(), store).expect("CSE");
+        cse.add_transport(Arc::new(
+            HttpTransport::new(Duration::from_secs(2)).expect("client"),
+        ));
+        cse
+    };
+    let runtime = || tokio::runtime::Runtime::new().unwrap();
+    let request = |cse: &Cse, op, to: &str, pc: Option<Value>, ty: Option<u32>| {
+        let mut request = urbis_model::Request::new(op, to);
+        request.fr = Some(ADMIN.into());
+        request.rqi = "r".into();
+        request.rvi = Some("4".into());
+        request.pc = pc;
+        request.ty = ty;
+        let cse = cse.clone();
+        async move { cse.handle(request).await }
+    };
+    use urbis_model::Operation::{Create, Retrieve, Update};
+
+    let first = runtime();
+    first.block_on(async {
+        let cse = open(&config);
+        cse.start_background();
+        let client = silent_management_client().await;
+        let node = json!({"m2m:nod": {"rn": "quiet", "ni": "urn:dev:quiet", "mgca": [client]}});
+        request(&cse, Create, "cse-in", Some(node), Some(14)).await;
+        let fwr = json!({"m2m:fwr": {"mgd": 1001, "rn": "fw", "vr": "1", "fwn": "f", "url": "u", "ud": false}});
+        request(&cse, Create, "cse-in/quiet", Some(fwr), Some(13)).await;
+        let answer = request(&cse, Update, "cse-in/quiet/fw", Some(json!({"m2m:fwr": {"ud": true}})), None).await;
+        assert_eq!(answer.pc.unwrap().pointer("/m2m:fwr/uds/sus"), Some(&json!(3)));
+    });
+    drop(first);
+
+    runtime().block_on(async {
+        let cse = open(&config);
+        cse.start_background();
+        let status = || async {
+            let answer = request(&cse, Retrieve, "cse-in/quiet/fw", None, None).await;
+            answer.pc.unwrap().pointer("/m2m:fwr/uds").cloned().unwrap()
+        };
+        assert_eq!(
+            status().await["sus"],
+            3,
+            "still in process after the restart"
+        );
+        let uds = eventually(
+            Duration::from_secs(10),
+            "the timeout after restart",
+            || async {
+                let uds = status().await;
+                (uds["sus"] == 2).then_some(uds)
+            },
+        )
+        .await;
+        assert!(
+            uds["acn"].as_str().unwrap().contains("no outcome reported"),
+            "{uds}"
+        );
+    });
+}
