@@ -1,5 +1,6 @@
 //! `urbis`: run a oneM2M CSE, print its configuration, or benchmark one.
 
+mod devices;
 mod kpi;
 mod serve;
 mod settings;
@@ -38,6 +39,13 @@ enum Command {
         #[command(subcommand)]
         what: kpi::SimulateCommand,
     },
+    /// Run a device agent: the management client of this device or gateway.
+    Agent(devices::AgentArgs),
+    /// The device fleet: list, show, update firmware, reboot, watch for alerts.
+    Devices {
+        #[command(subcommand)]
+        what: devices::DevicesCommand,
+    },
     /// Print configuration.
     Config {
         #[command(subcommand)]
@@ -63,6 +71,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Kpi { what } => kpi::run(what),
         Command::Simulate { what } => kpi::simulate(what),
+        Command::Agent(args) => devices::run_agent(args),
+        Command::Devices { what } => devices::run(what),
         Command::Config {
             what: ConfigCommand::Default,
         } => {

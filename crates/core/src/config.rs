@@ -39,6 +39,10 @@ pub struct CseConfig {
     /// Requests an originator may send at once after a quiet period (the
     /// bucket size); 0 = one second's worth.
     pub rate_limit_burst: u32,
+    /// How long a device's management client has to report the outcome of a
+    /// management action (firmware update, ...) before it counts as failed,
+    /// in milliseconds.
+    pub mgmt_action_timeout_ms: u64,
 }
 
 impl Default for CseConfig {
@@ -58,6 +62,7 @@ impl Default for CseConfig {
             long_poll_ms: 30_000,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
+            mgmt_action_timeout_ms: 300_000,
         }
     }
 }

@@ -91,6 +91,7 @@ impl Cse {
     /// Start background work (expiry sweeper). Needs a Tokio runtime.
     pub fn start_background(&self) {
         expiry::spawn_sweeper(self.clone());
+        resources::mgmt_obj::actions::resume(self);
     }
 
     /// Register an outgoing transport (e.g. the HTTP client) for notifications.

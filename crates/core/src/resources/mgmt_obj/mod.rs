@@ -6,7 +6,10 @@
 //!   `annex_d` and `dcfg` hold the attribute tables themselves.
 //! - [`values`]: enumerations and the structure of complex-typed attributes.
 //! - [`rules`]: defaults on CREATE, triggers, attributes that depend on each other.
+//! - [`actions`]: triggers carried to the device's management client, and
+//!   the status that follows its answers.
 
+pub mod actions;
 mod annex_d;
 mod dcfg;
 mod rules;
@@ -97,11 +100,17 @@ impl Hooks for MgmtObjHooks {
 
     fn on_update(
         &self,
-        _ctx: &mut WriteCtx<'_>,
+        ctx: &mut WriteCtx<'_>,
         _previous: &Resource,
         resource: &mut Resource,
     ) -> CseResult<()> {
-        rules::rest_triggers(mgd_of(resource)?, resource);
+        let mgd = mgd_of(resource)?;
+        actions::on_update(ctx, mgd, resource)?;
+        rules::rest_triggers(mgd, resource);
         Ok(())
+    }
+
+    fn updated(&self, cse: &crate::Cse, resource: &Resource, changes: &Attrs) {
+        actions::started(cse, resource, changes);
     }
 }

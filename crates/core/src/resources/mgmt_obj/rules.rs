@@ -2,9 +2,7 @@
 //! in on CREATE, triggers that exclude each other, attributes that depend on
 //! each other, and triggers that read back at rest.
 //!
-//! Urbis has no management client yet: a trigger set to true is stored (and
-//! notified to subscribers) but not carried out, and no status attribute
-//! changes on its own (see docs/device-management.md).
+//! Carrying triggers out is [`super::actions`]'s part.
 
 use serde_json::{json, Value};
 use urbis_model::{Attrs, CseError, CseResult, Resource};
