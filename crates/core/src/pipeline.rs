@@ -2,7 +2,7 @@
 
 use urbis_model::{time, CseError, CseResult, Operation, Request, Response, Rsc};
 
-use crate::{address, content, ops, registry, Cse};
+use crate::{address, authentication, content, ops, registry, Cse};
 
 pub async fn handle(cse: &Cse, request: Request) -> Response {
     let rqi = request.rqi.clone();
@@ -23,6 +23,8 @@ pub async fn handle(cse: &Cse, request: Request) -> Response {
 }
 
 async fn process(cse: &Cse, request: Request) -> CseResult<Response> {
+    // before anything else, so that an unauthenticated sender learns nothing
+    authentication::check(cse.config(), &request)?;
     check_release_version(cse, &request)?;
     if request.rqi.is_empty() {
         return Err(CseError::bad_request("request identifier (rqi) is missing"));

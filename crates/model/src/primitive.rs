@@ -43,6 +43,24 @@ pub struct Request {
     pub ec: Option<u32>,
     /// Attribute list for a partial RETRIEVE (`atrl`).
     pub atrl: Vec<String>,
+    /// Who the door that carried the request established the sender to be.
+    /// Not a oneM2M parameter: bindings set it, never the wire.
+    pub authentication: Authentication,
+}
+
+/// What a binding knows about the sender of a request. Bindings only report
+/// it; the core decides what it allows (`urbis_core::pipeline`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Authentication {
+    /// The door does not authenticate (development on loopback, or a broker
+    /// trusted to check originators): `fr` is taken as given.
+    #[default]
+    Unchecked,
+    /// The door requires authentication and the sender presented nothing.
+    Missing,
+    /// A credential (password, token or client certificate) bound to this
+    /// originator was verified.
+    Verified(String),
 }
 
 impl Request {
@@ -66,6 +84,7 @@ impl Request {
             vsi: None,
             ec: None,
             atrl: Vec::new(),
+            authentication: Authentication::Unchecked,
         }
     }
     pub fn response_type(&self) -> u8 {
