@@ -7,17 +7,21 @@
 //! - [`client`]: the HTTP [`urbis_core::Transport`] for notifications.
 //! - [`upper_tester`]: the optional test-control endpoint (`/__ut__`) that
 //!   conformance suites use.
+//! - [`tls`]: HTTPS listener (handshakes, client certificates).
+//! - [`enrolment`]: the device enrolment endpoint, beside the oneM2M API.
 
 pub mod client;
+pub mod enrolment;
 pub mod inbound;
 pub mod outbound;
+pub mod tls;
 pub mod upper_tester;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, Method, Request as HttpRequest};
 use axum::response::Response as HttpResponse;
 use axum::routing::post;
@@ -27,6 +31,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 use urbis_core::Cse;
 use urbis_model::{rsc::CseError, Rsc};
+use urbis_security::Door;
 
 /// Settings of the HTTP binding.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -41,6 +46,22 @@ pub struct HttpOptions {
     pub upper_tester: bool,
     /// Allow browser applications from any origin (CORS).
     pub cors: bool,
+    /// HTTPS: PEM certificate chain; empty = plain HTTP.
+    pub tls_cert_file: String,
+    /// HTTPS: PEM private key of the certificate.
+    pub tls_key_file: String,
+    /// HTTPS: PEM CA of client certificates; empty = none asked for.
+    pub tls_client_ca_file: String,
+}
+
+impl HttpOptions {
+    pub fn tls_files(&self) -> urbis_security::tls::TlsFiles {
+        urbis_security::tls::TlsFiles {
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+            client_ca_file: self.tls_client_ca_file.clone(),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -50,6 +71,9 @@ impl Default for HttpOptions {
             max_body_bytes: 1024 * 1024,
             upper_tester: false,
             cors: true,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
         }
     }
 }
@@ -58,19 +82,30 @@ impl Default for HttpOptions {
 struct AppState {
     cse: Cse,
     options: Arc<HttpOptions>,
+    door: Door,
 }
 
-/// The HTTP routes for a CSE.
+/// The HTTP routes for a CSE, open to everyone (no authentication).
 pub fn router(cse: Cse, options: HttpOptions) -> Router {
+    router_for(cse, options, Door::default())
+}
+
+/// The HTTP routes for a CSE behind `door` (authentication, enrolment).
+pub fn router_for(cse: Cse, options: HttpOptions, door: Door) -> Router {
     let cors = options.cors;
     let upper_tester = options.upper_tester;
+    let enrolment = door.verifier.is_some();
     let state = AppState {
         cse,
         options: Arc::new(options),
+        door,
     };
     let mut router = Router::new();
     if upper_tester {
         router = router.route("/__ut__", post(upper_tester::handle));
+    }
+    if enrolment {
+        router = router.route(enrolment::PATH, post(enrolment::handle));
     }
     let router = router.fallback(handle).with_state(state);
     if cors {
@@ -97,9 +132,33 @@ pub async fn serve(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(cse, options))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_door(listener, cse, options, Door::default(), shutdown).await
+}
+
+/// [`serve`] behind `door`: HTTPS when it has TLS, credentials checked when
+/// it has a verifier.
+pub async fn serve_door(
+    listener: TcpListener,
+    cse: Cse,
+    options: HttpOptions,
+    door: Door,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match door.tls.clone() {
+        None => {
+            axum::serve(listener, router_for(cse, options, door))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor)?;
+            let service = router_for(cse, options, door)
+                .into_make_service_with_connect_info::<tls::TlsPeer>();
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> HttpResponse {
@@ -131,10 +190,27 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
         Ok(serialization) => serialization,
         Err(err) => return outbound::error(&err, &parts.headers),
     };
-    let primitive = match inbound::to_request(&parts.method, &parts.uri, &parts.headers, &body) {
+    let mut primitive = match inbound::to_request(&parts.method, &parts.uri, &parts.headers, &body)
+    {
         Ok(primitive) => primitive,
         Err(err) => return outbound::error(&err, &parts.headers),
     };
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let certificate = parts
+        .extensions
+        .get::<ConnectInfo<tls::TlsPeer>>()
+        .and_then(|peer| peer.0.certificate.clone());
+    match state
+        .door
+        .authenticate(authorization, certificate.as_deref().map(Vec::as_slice))
+        .await
+    {
+        Ok(sender) => primitive.authentication = sender.authentication,
+        Err(err) => return outbound::error(&err, &parts.headers),
+    }
     if no_response {
         // noResponse: the originator wants no answer, so do not make it wait.
         let accepted = urbis_model::Response {

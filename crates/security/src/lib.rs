@@ -7,18 +7,23 @@
 //!   certificates, certificate fingerprints.
 //! - [`secret`]: random secrets and their argon2 hashes.
 //! - [`authorization`]: the `Authorization` header (Basic, Bearer).
+//! - [`door`]: [`Door`], what one listener enforces, and its outcome for a request.
 //! - [`verifier`]: [`Verifier`], credential → originator, with a cache that
 //!   spares argon2 on every request but never outlives a revocation.
 //! - [`issue`]: credentials an operator creates (`urbis credentials`).
 //! - [`enrolment`]: one-time enrolment secrets for devices, and their redemption.
 
 pub mod authorization;
+pub mod door;
 pub mod enrolment;
 pub mod issue;
 pub mod secret;
+#[cfg(feature = "test-pki")]
+pub mod test_pki;
 pub mod tls;
 pub mod verifier;
 
+pub use door::{Door, Sender};
 pub use verifier::{AuthFailure, Verified, Verifier};
 
 use urbis_store::StoreError;
