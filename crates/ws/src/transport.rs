@@ -74,13 +74,16 @@ impl WsTransport {
     }
 
     /// Serve a connection a client opened, until it closes.
-    pub(crate) async fn run_inbound(
+    pub(crate) async fn run_inbound<S>(
         &self,
-        ws: WebSocketStream<TcpStream>,
+        ws: WebSocketStream<S>,
         serialization: Serialization,
         origin: Option<String>,
+        access: session::Access,
         cse: Cse,
-    ) {
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let registry = &self.shared.registry;
         let id = registry.next_id();
         let (session, outbox) = Session::new(id, serialization);
@@ -94,7 +97,11 @@ impl WsTransport {
             };
             session::associate(&cse, registry, id, &claim, &Response::new(Rsc::Ok, None));
         }
-        let role = Role::Accepted { cse, origin };
+        let role = Role::Accepted {
+            cse,
+            origin,
+            access,
+        };
         session::run(ws, session, outbox, role, registry.clone(), None).await;
     }
 }
