@@ -181,7 +181,8 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
     cse.add_transport(Arc::new(
-        HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?,
+        HttpTransport::trusting(timeout, &settings.http.notification_ca_file)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
     ));
     // coap:// notification targets are reachable whether or not this CSE
     // serves CoAP itself: the transport opens its own socket on first use

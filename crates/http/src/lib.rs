@@ -52,6 +52,9 @@ pub struct HttpOptions {
     pub tls_key_file: String,
     /// HTTPS: PEM CA of client certificates; empty = none asked for.
     pub tls_client_ca_file: String,
+    /// PEM CA certificates trusted for `https://` notification targets,
+    /// besides the operating system's; empty = those only.
+    pub notification_ca_file: String,
 }
 
 impl HttpOptions {
@@ -74,6 +77,7 @@ impl Default for HttpOptions {
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             tls_client_ca_file: String::new(),
+            notification_ca_file: String::new(),
         }
     }
 }

@@ -290,3 +290,87 @@ async fn enrolment_needs_https() {
         .redeemed_at
         .is_none());
 }
+
+/// An HTTPS notification target: answers every request with 2000 and
+/// counts them.
+async fn https_receiver(pki: &TestPki) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::response::IntoResponse;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ([("x-m2m-rsc", "2000")], "").into_response()
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = urbis_security::tls::acceptor(&pki.server).unwrap();
+    let listener = urbis_http::tls::TlsListener::new(listener, acceptor).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("https://localhost:{port}/"), seen)
+}
+
+/// An open CSE whose notifications trust `ca_file`; returns its base URL.
+async fn open_cse(ca_file: &str) -> String {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let cse = Cse::open(CseConfig::default(), store).unwrap();
+    cse.add_transport(Arc::new(
+        urbis_http::client::HttpTransport::trusting(Duration::from_secs(3), ca_file).unwrap(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        urbis_http::serve(
+            listener,
+            cse,
+            HttpOptions::default(),
+            std::future::pending(),
+        )
+        .await
+    });
+    format!("http://{addr}")
+}
+
+async fn subscribe(base: &str, nu: &str) -> u16 {
+    let client = reqwest::Client::new();
+    let send = |path: &str, ty: u32, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .header("X-M2M-Origin", "Cnotified")
+            .header("X-M2M-RI", "s")
+            .header("X-M2M-RVI", "4")
+            .header("Content-Type", format!("application/json;ty={ty}"))
+            .body(body.to_string())
+            .send()
+    };
+    let ae = json!({"m2m:ae": {"rn": "notified", "api": "Ntest", "rr": true, "srv": ["4"]}});
+    let created = send("/cse-in", 2, ae).await.unwrap();
+    assert_eq!(created.headers()["x-m2m-rsc"], "2001");
+    let sub = json!({"m2m:sub": {"rn": "sub", "nu": [nu], "nct": 1}});
+    let answer = send("/cse-in/notified", 23, sub).await.unwrap();
+    answer.headers()["x-m2m-rsc"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn notifications_reach_https_targets_whose_certificate_is_trusted() {
+    let pki = TestPki::new(false);
+    let (target, seen) = https_receiver(&pki).await;
+    let trusting = open_cse(&pki.ca_file).await;
+    assert_eq!(subscribe(&trusting, &target).await, 2001);
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "verification request"
+    );
+    // a CSE that does not trust the target's CA cannot verify the subscription
+    let (target, seen) = https_receiver(&pki).await;
+    let distrusting = open_cse("").await;
+    assert_eq!(subscribe(&distrusting, &target).await, 5204);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -14,6 +14,8 @@ use crate::tls::TlsFiles;
 pub struct TestPki {
     pub dir: tempfile::TempDir,
     pub ca_pem: String,
+    /// The CA certificate as a PEM file.
+    pub ca_file: String,
     pub server: TlsFiles,
     ca: Certificate,
     ca_key: KeyPair,
@@ -60,11 +62,16 @@ impl TestPki {
         let server = TlsFiles {
             cert_file: write(&dir, "server.pem", &cert.pem()),
             key_file: write(&dir, "server.key", &key.serialize_pem()),
-            client_ca_file: if client_ca { ca_file } else { String::new() },
+            client_ca_file: if client_ca {
+                ca_file.clone()
+            } else {
+                String::new()
+            },
         };
         TestPki {
             dir,
             ca_pem,
+            ca_file,
             server,
             ca,
             ca_key,

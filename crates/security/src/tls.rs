@@ -106,3 +106,29 @@ pub fn fingerprint(cert: &[u8]) -> String {
         .unwrap_or_else(|_| cert.to_vec());
     crate::secret::hex(&crate::secret::sha256(&der))
 }
+
+/// A client configuration for connections this CSE opens (notifications to
+/// `https://` targets): the operating system's trusted roots, plus the CA
+/// certificates in `extra_ca_file` (PEM) when not empty.
+pub fn client_config(extra_ca_file: &str) -> Result<rustls::ClientConfig, SecurityError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if !extra_ca_file.is_empty() {
+        for cert in read_certs(extra_ca_file, "CA file")? {
+            roots.add(cert).map_err(|e| {
+                SecurityError::Tls(format!("unusable CA certificate in {extra_ca_file}: {e}"))
+            })?;
+        }
+    } else if added == 0 {
+        tracing::warn!(
+            "no trusted root certificates found: https:// notification targets will fail"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SecurityError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
