@@ -1,6 +1,7 @@
 //! `urbis`: run a oneM2M CSE, print its configuration, or benchmark one.
 
 mod devices;
+mod credentials;
 mod kpi;
 mod serve;
 mod settings;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run the CSE: HTTP, and MQTT, CoAP, WebSocket when asked; SQLite or PostgreSQL store.
     Serve(serve::ServeArgs),
+    /// Credentials of originators and enrolment of devices (docs/security.md).
+    Credentials(credentials::CredentialsArgs),
     /// U4SSC smart-sustainable-city KPIs (ITU-T Y.4903) from a running Urbis.
     Kpi {
         #[command(subcommand)]
@@ -56,7 +59,11 @@ enum Command {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the documented default configuration file.
-    Default,
+    Default {
+        /// With TLS and authentication on, for a public deployment.
+        #[arg(long)]
+        production: bool,
+    },
     /// Print the effective configuration (file + environment).
     Show {
         /// TOML configuration file.
@@ -69,14 +76,18 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Credentials(args) => credentials::run(args),
         Command::Kpi { what } => kpi::run(what),
         Command::Simulate { what } => kpi::simulate(what),
         Command::Agent(args) => devices::run_agent(args),
         Command::Devices { what } => devices::run(what),
         Command::Config {
-            what: ConfigCommand::Default,
+            what: ConfigCommand::Default { production },
         } => {
-            print!("{}", settings::DEFAULT_FILE);
+            match production {
+                true => print!("{}", settings::production_file()),
+                false => print!("{}", settings::DEFAULT_FILE),
+            }
             Ok(())
         }
         Command::Config {

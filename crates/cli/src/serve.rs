@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use urbis_core::Cse;
 use urbis_http::client::HttpTransport;
+use urbis_security::{Door, Verifier};
 use urbis_store::postgres::{PostgresOptions, PostgresStore};
 use urbis_store::sqlite::SqliteStore;
 use urbis_store::Store;
@@ -58,6 +59,9 @@ pub struct ServeArgs {
     /// Statistics file for the served KPI report (besides those stored on the platform).
     #[arg(long, requires = "kpi_bindings")]
     kpi_stats: Option<PathBuf>,
+    /// Listen beyond loopback without authentication (trusted networks only).
+    #[arg(long)]
+    insecure_public: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -95,6 +99,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.ws.enabled = true;
         settings.ws.addr = addr;
     }
+    if args.insecure_public {
+        settings.security.insecure_public = true;
+    }
     settings.validate()?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -103,6 +110,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    warn_about_exposure(&settings);
     let kpi = crate::kpi::served_report(args.kpi_bindings.as_deref(), args.kpi_stats.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,6 +144,27 @@ async fn serve(
     } else {
         Arc::new(SqliteStore::open(&settings.store.data_dir)?)
     };
+    let verifier = match settings.security.authentication {
+        true => {
+            let credentials = crate::credentials::open_store(&settings)?;
+            tracing::info!(credentials = %credentials.describe(), "authentication required");
+            Some(Arc::new(Verifier::new(credentials)))
+        }
+        false => None,
+    };
+    let http_door = Door {
+        tls: tls_acceptor("http", &settings.http.tls_files())?,
+        verifier: verifier.clone(),
+    };
+    let ws_door = Door {
+        tls: tls_acceptor("ws", &settings.ws.tls_files())?,
+        verifier,
+    };
+    let http_scheme = if http_door.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let listener = TcpListener::bind(&settings.http.addr)
         .await
         .with_context(|| format!("cannot listen on {}", settings.http.addr))?;
@@ -157,7 +186,7 @@ async fn serve(
         None
     };
     if settings.cse.point_of_access.is_empty() {
-        settings.cse.point_of_access = vec![format!("http://{local}")];
+        settings.cse.point_of_access = vec![format!("{http_scheme}://{local}")];
         if settings.mqtt.enabled {
             settings.cse.point_of_access.push(settings.mqtt.url.clone());
         }
@@ -168,16 +197,17 @@ async fn serve(
                 .push(format!("coap://{}", socket.local_addr()?));
         }
         if let Some(ws) = &ws_listener {
-            settings
-                .cse
-                .point_of_access
-                .push(format!("ws://{}", ws.local_addr()?));
+            settings.cse.point_of_access.push(match ws_door.tls {
+                Some(_) => format!("wss://{}", ws.local_addr()?),
+                None => format!("ws://{}", ws.local_addr()?),
+            });
         }
     }
     let cse = Cse::open(settings.cse.clone(), store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let timeout = Duration::from_millis(settings.cse.notification_timeout_ms);
     cse.add_transport(Arc::new(
-        HttpTransport::new(timeout).map_err(|e| anyhow::anyhow!("{e}"))?,
+        HttpTransport::trusting(timeout, &settings.http.notification_ca_file)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
     ));
     // coap:// notification targets are reachable whether or not this CSE
     // serves CoAP itself: the transport opens its own socket on first use
@@ -217,7 +247,7 @@ async fn serve(
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "WebSocket binding listening");
             }
-            urbis_ws::serve(listener, cse, ws_transport, async move {
+            urbis_ws::serve_door(listener, cse, ws_transport, ws_door, async move {
                 let _ = stopped.changed().await;
             })
             .await
@@ -225,21 +255,19 @@ async fn serve(
     });
     drop(stopped);
     // A line that scripts and tests wait for.
-    println!("urbis listening on http://{local}");
+    println!("urbis listening on {http_scheme}://{local}");
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    match kpi {
-        None => urbis_http::serve(listener, cse, settings.http.clone(), shutdown).await?,
-        Some(kpi) => {
-            let report = kpi.routes(store.clone(), &settings.cse.cse_name);
-            let router = report.merge(urbis_http::router(cse, settings.http.clone()));
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
-    }
+    // The KPI report, when asked for, is served beside the oneM2M API, behind
+    // the same door (TLS, limits).
+    let extra = match kpi {
+        None => axum::Router::new(),
+        Some(kpi) => kpi.routes(store.clone(), &settings.cse.cse_name),
+    };
+    let http = settings.http.clone();
+    urbis_http::serve_door_with(listener, cse, http, http_door, extra, shutdown).await?;
     if let Some(mqtt) = mqtt {
         mqtt.await.context("MQTT binding task")??;
     }
@@ -251,6 +279,40 @@ async fn serve(
     }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+fn tls_acceptor(
+    door: &str,
+    files: &urbis_security::tls::TlsFiles,
+) -> anyhow::Result<Option<urbis_security::tls::TlsAcceptor>> {
+    if !files.enabled() {
+        return Ok(None);
+    }
+    urbis_security::tls::acceptor(files)
+        .map(Some)
+        .with_context(|| format!("[{door}] TLS"))
+}
+
+/// Say loudly when anyone on the network can reach an open door.
+fn warn_about_exposure(settings: &Settings) {
+    let public = settings.public_addresses();
+    if public.is_empty() {
+        return;
+    }
+    if !settings.security.authentication {
+        let banner = "!".repeat(78);
+        eprintln!(
+            "{banner}\n!! INSECURE: listening on {} WITHOUT AUTHENTICATION (insecure_public).\n\
+             !! Anyone who reaches these addresses can act as any originator.\n{banner}",
+            public.join(", ")
+        );
+        tracing::warn!(addresses = ?public, "listening publicly without authentication (insecure_public)");
+    } else if !settings.http.tls_files().enabled() {
+        tracing::warn!(
+            addr = %settings.http.addr,
+            "authentication over plain HTTP on a public address: passwords and tokens travel in clear"
+        );
+    }
 }
 
 async fn shutdown_signal() {

@@ -20,7 +20,33 @@ pub struct Settings {
     pub coap: CoapOptions,
     pub ws: WsOptions,
     pub store: StoreSettings,
+    pub security: SecuritySettings,
     pub log: LogSettings,
+}
+
+/// Who may talk to the CSE (docs/security.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Every HTTP and WebSocket request must authenticate.
+    pub authentication: bool,
+    /// Listen beyond loopback without authentication (logged loudly).
+    pub insecure_public: bool,
+    /// With authentication, take MQTT originators as the broker checked them.
+    pub trust_mqtt_originators: bool,
+    /// Lifetime of enrolment secrets, in seconds.
+    pub enrolment_valid_secs: u64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            authentication: false,
+            insecure_public: false,
+            trust_mqtt_originators: false,
+            enrolment_valid_secs: 24 * 3600,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,6 +120,44 @@ impl Default for LogSettings {
 /// The documented default configuration file (`urbis config default`).
 pub const DEFAULT_FILE: &str = include_str!("../urbis.default.toml");
 
+/// Keys `urbis config default --production` changes in the default file:
+/// public addresses, TLS on HTTP and WebSocket, authentication.
+const PRODUCTION_CHANGES: &[(&str, &str)] = &[
+    ("addr = \"127.0.0.1:8080\"", "addr = \"0.0.0.0:8443\""),
+    ("addr = \"127.0.0.1:8180\"", "addr = \"0.0.0.0:8180\""),
+    (
+        "tls_cert_file = \"\"",
+        "tls_cert_file = \"/etc/urbis/tls/cert.pem\"",
+    ),
+    (
+        "tls_key_file = \"\"",
+        "tls_key_file = \"/etc/urbis/tls/key.pem\"",
+    ),
+    ("authentication = false", "authentication = true"),
+    (
+        "data_dir = \"./urbis-data\"",
+        "data_dir = \"/var/lib/urbis\"",
+    ),
+];
+
+/// The default file with TLS and authentication on, for a public deployment
+/// (`urbis config default --production`).
+pub fn production_file() -> String {
+    let mut text = format!(
+        "# Production: HTTPS and wss with the certificate below, every request\n\
+         # authenticated. Create credentials with `urbis credentials` (docs/security.md).\n{DEFAULT_FILE}"
+    );
+    for (default, production) in PRODUCTION_CHANGES {
+        text = text.replace(default, production);
+    }
+    text
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+}
+
 impl Settings {
     /// Defaults, overlaid by the file (if any), then by the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
@@ -139,6 +203,58 @@ impl Settings {
                 "http.addr must be HOST:PORT with an IP address, got {:?}",
                 self.http.addr
             );
+        }
+        self.validate_security()
+    }
+
+    /// Addresses this CSE listens on beyond loopback.
+    pub fn public_addresses(&self) -> Vec<&str> {
+        let mut listening = vec![self.http.addr.as_str()];
+        if self.ws.enabled {
+            listening.push(&self.ws.addr);
+        }
+        if self.coap.enabled {
+            listening.push(&self.coap.addr);
+        }
+        listening.retain(|addr| !is_loopback(addr));
+        listening
+    }
+
+    fn validate_security(&self) -> anyhow::Result<()> {
+        let security = &self.security;
+        let public = self.public_addresses();
+        if !public.is_empty() && !security.authentication && !security.insecure_public {
+            bail!(
+                "refusing to listen on {} without authentication: anyone could act as any \
+                 originator. Turn on [security] authentication (see `urbis config default \
+                 --production`), listen on 127.0.0.1, or, on a network you trust, set \
+                 [security] insecure_public (--insecure-public)",
+                public.join(", ")
+            );
+        }
+        if security.authentication {
+            if self.coap.enabled {
+                bail!(
+                    "[security] authentication is on, but CoAP cannot authenticate (no DTLS yet, \
+                     see docs/security.md): disable [coap]"
+                );
+            }
+            if self.mqtt.enabled && !security.trust_mqtt_originators {
+                bail!(
+                    "[security] authentication is on, but MQTT requests carry no credential the \
+                     CSE can check: let the broker pin originators to its users (ACL) and set \
+                     [security] trust_mqtt_originators, or disable [mqtt]"
+                );
+            }
+        }
+        for (name, files) in [("http", self.http.tls_files()), ("ws", self.ws.tls_files())] {
+            let configured = [&files.cert_file, &files.key_file, &files.client_ca_file];
+            if files.cert_file.is_empty() && configured.iter().any(|f| !f.is_empty()) {
+                bail!("[{name}] tls_key_file and tls_client_ca_file need tls_cert_file");
+            }
+            if !files.cert_file.is_empty() && files.key_file.is_empty() {
+                bail!("[{name}] tls_cert_file needs tls_key_file");
+            }
         }
         Ok(())
     }
@@ -259,6 +375,52 @@ mod tests {
         settings.store.pool_size = 4;
         settings.store.database_url = "mysql://127.0.0.1/urbis".into();
         assert!(settings.validate().is_err(), "not PostgreSQL");
+    }
+
+    #[test]
+    fn production_file_turns_tls_and_authentication_on() {
+        for (default, _) in PRODUCTION_CHANGES {
+            assert!(
+                DEFAULT_FILE.contains(default),
+                "{default} not in the default file"
+            );
+        }
+        let production: Settings = toml::from_str(&production_file()).expect("parses");
+        assert!(production.security.authentication);
+        assert!(production.http.tls_files().enabled());
+        assert_eq!(production.http.tls_key_file, "/etc/urbis/tls/key.pem");
+        assert!(production.ws.tls_files().enabled());
+        assert!(!production.security.insecure_public);
+        assert_eq!(production.public_addresses(), ["0.0.0.0:8443"]);
+        production.validate().expect("a valid configuration");
+    }
+
+    #[test]
+    fn public_addresses_need_authentication_or_an_explicit_override() {
+        let mut settings = Settings::default();
+        settings
+            .validate()
+            .expect("loopback without authentication");
+        settings.http.addr = "0.0.0.0:8080".into();
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(
+            refused.contains("refusing to listen on 0.0.0.0:8080"),
+            "{refused}"
+        );
+        settings.security.insecure_public = true;
+        settings.validate().expect("explicitly insecure");
+        settings.security.insecure_public = false;
+        settings.security.authentication = true;
+        settings.validate().expect("authenticated");
+        settings.coap.enabled = true;
+        assert!(settings.validate().is_err(), "CoAP cannot authenticate");
+        settings.coap.enabled = false;
+        settings.mqtt.enabled = true;
+        assert!(settings.validate().is_err(), "MQTT not trusted");
+        settings.security.trust_mqtt_originators = true;
+        settings.validate().expect("MQTT trusted");
+        settings.http.tls_key_file = "key.pem".into();
+        assert!(settings.validate().is_err(), "key without certificate");
     }
 
     #[test]

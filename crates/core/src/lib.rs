@@ -7,6 +7,7 @@
 //! - [`ops`]: CREATE, RETRIEVE, UPDATE, DELETE, NOTIFY, discovery and group fan-out.
 //! - [`address`]: `to` → resource, originator normalisation.
 //! - [`access`]: access control policy evaluation.
+//! - [`authentication`]: authenticated originators (the door verifies, this decides).
 //! - [`attributes`]: attribute definitions and request validation.
 //! - [`registry`] and [`resources`]: one module per resource type.
 //! - [`content`]: result content (`rcn`) shaping of responses.
@@ -18,6 +19,7 @@ pub mod access;
 pub mod address;
 pub mod attributes;
 pub mod audit;
+pub mod authentication;
 pub mod batch;
 pub mod config;
 pub mod content;

@@ -2,13 +2,15 @@
 
 use urbis_model::{time, CseError, CseResult, Operation, Request, Response, Rsc};
 
-use crate::{address, audit, content, ops, registry, Cse};
+use crate::{address, audit, authentication, content, ops, registry, Cse};
 
 /// A request from a binding: refused when its originator is over its rate
 /// limit, otherwise [`handle`]d. Requests the CSE derives from one (group
 /// fan-out) are not counted again.
 pub async fn handle_inbound(cse: &Cse, request: Request) -> Response {
-    match admit(cse, &request) {
+    // Authenticated first: a sender claiming another originator must not
+    // spend that originator's rate budget.
+    match authentication::check(cse.config(), &request).and_then(|()| admit(cse, &request)) {
         Ok(()) => handle(cse, request).await,
         Err(err) => {
             let echo = Echo {
@@ -77,6 +79,8 @@ fn admit(cse: &Cse, request: &Request) -> CseResult<()> {
 }
 
 async fn process(cse: &Cse, request: Request) -> CseResult<Response> {
+    // before anything else, so that an unauthenticated sender learns nothing
+    authentication::check(cse.config(), &request)?;
     check_release_version(cse, &request)?;
     if request.rqi.is_empty() {
         return Err(CseError::bad_request("request identifier (rqi) is missing"));

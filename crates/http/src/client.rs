@@ -13,8 +13,18 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    /// `https://` targets are checked against the operating system's roots.
     pub fn new(timeout: Duration) -> CseResult<HttpTransport> {
+        Self::trusting(timeout, "")
+    }
+
+    /// Like [`HttpTransport::new`], also trusting the CA certificates in
+    /// `ca_file` (PEM) for `https://` targets.
+    pub fn trusting(timeout: Duration, ca_file: &str) -> CseResult<HttpTransport> {
+        let tls = urbis_security::tls::client_config(ca_file)
+            .map_err(|e| CseError::internal(format!("notification TLS: {e}")))?;
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             // Header names as TS-0009 writes them (X-M2M-Origin); some receivers

@@ -7,7 +7,10 @@
 //!   connect, and after each response), so it also ends idle keep-alive
 //!   connections;
 //! - each request carries its TCP peer as [`ConnectInfo`], so that the
-//!   binding can put the peer address into the request primitive.
+//!   binding can put the peer address into the request primitive;
+//! - with TLS, the handshake runs in the connection's own task (a slow client
+//!   delays only itself) within the same header timeout, and each request
+//!   carries the connection's [`TlsPeer`] (the client certificate).
 //!
 //! Graceful shutdown: stop accepting, let requests in progress finish.
 
@@ -25,6 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::Service;
 use urbis_core::audit;
+use urbis_security::tls::{self as tls_config, TlsAcceptor};
+
+use crate::tls::TlsPeer;
 
 /// Limits per server (from [`crate::HttpOptions`]).
 #[derive(Clone, Copy, Debug)]
@@ -35,11 +41,13 @@ pub struct ConnectionLimits {
     pub max_header_bytes: usize,
 }
 
-/// Serve `router` on `listener` until `shutdown` completes.
+/// Serve `router` on `listener` until `shutdown` completes; HTTPS when `tls`
+/// is given.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -71,27 +79,74 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let mut router = router.clone();
-            async move { router.call(request).await }
-        });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                if err.is_timeout() {
-                    tracing::debug!(%peer, "HTTP connection closed: no complete request head in time");
-                } else {
-                    tracing::debug!(%peer, %err, "HTTP connection ended with an error");
+            let Some(acceptor) = tls else {
+                let service = service_for(router, peer, None);
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                log_end(watcher.watch(connection).await, peer);
+                drop(slot);
+                return;
+            };
+            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    tracing::info!(%peer, %err, "TLS handshake failed");
+                    return;
                 }
-            }
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let tls_peer = TlsPeer {
+                addr: peer,
+                certificate: tls_config::peer_certificate(&stream).map(Arc::new),
+            };
+            let service = service_for(router, peer, Some(tls_peer));
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            log_end(watcher.watch(connection).await, peer);
             drop(slot);
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The router behind one connection: each request carries the TCP peer and,
+/// over TLS, the connection's [`TlsPeer`].
+fn service_for(
+    router: Router,
+    peer: SocketAddr,
+    tls_peer: Option<TlsPeer>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone {
+    hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(tls_peer) = &tls_peer {
+            request.extensions_mut().insert(tls_peer.clone());
+        }
+        let mut router = router.clone();
+        async move { router.call(request).await }
+    })
+}
+
+fn log_end(ended: Result<(), hyper::Error>, peer: SocketAddr) {
+    if let Err(err) = ended {
+        if err.is_timeout() {
+            tracing::debug!(%peer, "HTTP connection closed: no complete request head in time");
+        } else {
+            tracing::debug!(%peer, %err, "HTTP connection ended with an error");
+        }
+    }
 }
 
 /// The TCP peer of a request served by [`serve`]; `None` when the router is

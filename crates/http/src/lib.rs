@@ -9,12 +9,16 @@
 //! - [`limits`]: request body size and read-time limits.
 //! - [`upper_tester`]: the optional test-control endpoint (`/__ut__`) that
 //!   conformance suites use.
+//! - [`tls`]: HTTPS listener (handshakes, client certificates).
+//! - [`enrolment`]: the device enrolment endpoint, beside the oneM2M API.
 
 pub mod client;
 pub mod connections;
+pub mod enrolment;
 pub mod inbound;
 pub mod limits;
 pub mod outbound;
+pub mod tls;
 pub mod upper_tester;
 
 use std::future::Future;
@@ -32,6 +36,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 use urbis_core::Cse;
 use urbis_model::{rsc::CseError, Rsc};
+use urbis_security::Door;
 
 /// Settings of the HTTP binding.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -59,6 +64,25 @@ pub struct HttpOptions {
     pub upper_tester: bool,
     /// Allow browser applications from any origin (CORS).
     pub cors: bool,
+    /// HTTPS: PEM certificate chain; empty = plain HTTP.
+    pub tls_cert_file: String,
+    /// HTTPS: PEM private key of the certificate.
+    pub tls_key_file: String,
+    /// HTTPS: PEM CA of client certificates; empty = none asked for.
+    pub tls_client_ca_file: String,
+    /// PEM CA certificates trusted for `https://` notification targets,
+    /// besides the operating system's; empty = those only.
+    pub notification_ca_file: String,
+}
+
+impl HttpOptions {
+    pub fn tls_files(&self) -> urbis_security::tls::TlsFiles {
+        urbis_security::tls::TlsFiles {
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+            client_ca_file: self.tls_client_ca_file.clone(),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -72,6 +96,10 @@ impl Default for HttpOptions {
             body_read_timeout_ms: 30_000,
             upper_tester: false,
             cors: true,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
+            notification_ca_file: String::new(),
         }
     }
 }
@@ -83,22 +111,33 @@ struct AppState {
     /// `rt=5` requests handled after their answer; beyond this many at once
     /// they are handled before it, which slows the client that sends them.
     background: Arc<tokio::sync::Semaphore>,
+    door: Door,
 }
 
 const MAX_BACKGROUND_REQUESTS: usize = 256;
 
-/// The HTTP routes for a CSE.
+/// The HTTP routes for a CSE, open to everyone (no authentication).
 pub fn router(cse: Cse, options: HttpOptions) -> Router {
+    router_for(cse, options, Door::default())
+}
+
+/// The HTTP routes for a CSE behind `door` (authentication, enrolment).
+pub fn router_for(cse: Cse, options: HttpOptions, door: Door) -> Router {
     let cors = options.cors;
     let upper_tester = options.upper_tester;
+    let enrolment = door.verifier.is_some();
     let state = AppState {
         cse,
         options: Arc::new(options),
         background: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REQUESTS)),
+        door,
     };
     let mut router = Router::new();
     if upper_tester {
         router = router.route("/__ut__", post(upper_tester::handle));
+    }
+    if enrolment {
+        router = router.route(enrolment::PATH, post(enrolment::handle));
     }
     let router = router.fallback(handle).with_state(state);
     if cors {
@@ -125,12 +164,39 @@ pub async fn serve(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_door(listener, cse, options, Door::default(), shutdown).await
+}
+
+/// [`serve`] behind `door`: HTTPS when it has TLS, credentials checked when
+/// it has a verifier.
+pub async fn serve_door(
+    listener: TcpListener,
+    cse: Cse,
+    options: HttpOptions,
+    door: Door,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_door_with(listener, cse, options, door, Router::new(), shutdown).await
+}
+
+/// [`serve_door`] with `extra` routes beside the oneM2M API (e.g. the KPI
+/// report), behind the same TLS and connection limits.
+pub async fn serve_door_with(
+    listener: TcpListener,
+    cse: Cse,
+    options: HttpOptions,
+    door: Door,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = connections::ConnectionLimits {
         max_connections: options.max_connections,
         header_read_timeout: Duration::from_millis(options.header_read_timeout_ms.max(1)),
         max_header_bytes: options.max_header_bytes,
     };
-    connections::serve(listener, router(cse, options), limits, shutdown).await
+    let tls = door.tls.clone();
+    let router = extra.merge(router_for(cse, options, door));
+    connections::serve(listener, router, limits, tls, shutdown).await
 }
 
 async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> HttpResponse {
@@ -163,6 +229,22 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
         Err(err) => return outbound::error(&err, &parts.headers),
     };
     primitive.peer = peer.map(|peer| peer.ip());
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let certificate = parts
+        .extensions
+        .get::<tls::TlsPeer>()
+        .and_then(|peer| peer.certificate.clone());
+    match state
+        .door
+        .authenticate(authorization, certificate.as_deref().map(Vec::as_slice))
+        .await
+    {
+        Ok(sender) => primitive.authentication = sender.authentication,
+        Err(err) => return outbound::error(&err, &parts.headers),
+    }
     if no_response {
         // noResponse: the originator wants no answer, so do not make it wait.
         let accepted = urbis_model::Response {

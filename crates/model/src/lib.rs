@@ -15,7 +15,9 @@ pub mod rsc;
 pub mod time;
 pub mod types;
 
-pub use primitive::{FilterCriteria, Request, Response, ResponseTypeInfo, Serialization};
+pub use primitive::{
+    Authentication, FilterCriteria, Request, Response, ResponseTypeInfo, Serialization,
+};
 pub use resource::{Attrs, Resource};
 pub use rsc::{CseError, CseResult, Rsc};
 pub use types::{Operation, ResourceType};

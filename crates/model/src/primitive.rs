@@ -49,6 +49,24 @@ pub struct Request {
     /// sender's address (MQTT: requests arrive via the broker) and for
     /// requests the CSE makes itself.
     pub peer: Option<std::net::IpAddr>,
+    /// Who the door that carried the request established the sender to be.
+    /// Not a oneM2M parameter: bindings set it, never the wire.
+    pub authentication: Authentication,
+}
+
+/// What a binding knows about the sender of a request. Bindings only report
+/// it; the core decides what it allows (`urbis_core::pipeline`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Authentication {
+    /// The door does not authenticate (development on loopback, or a broker
+    /// trusted to check originators): `fr` is taken as given.
+    #[default]
+    Unchecked,
+    /// The door requires authentication and the sender presented nothing.
+    Missing,
+    /// A credential (password, token or client certificate) bound to this
+    /// originator was verified.
+    Verified(String),
 }
 
 impl Request {
@@ -73,6 +91,7 @@ impl Request {
             ec: None,
             atrl: Vec::new(),
             peer: None,
+            authentication: Authentication::Unchecked,
         }
     }
     pub fn response_type(&self) -> u8 {

@@ -7,6 +7,8 @@
 //!   thread that commits jobs in groups, a pool of reader connections.
 //! - [`postgres`]: the same model on a PostgreSQL server: one writer thread,
 //!   a fixed pool of reader threads, each owning its connection.
+//! - [`credentials`]: originators' credentials and device enrolments, beside
+//!   the resource tree (SQLite file or PostgreSQL tables of their own).
 //! - `group` (the writer's group commit) and `cached` (the cache policy over
 //!   a store's plain queries) are shared by both, so they behave alike.
 //!
@@ -21,6 +23,7 @@
 
 mod cache;
 mod cached;
+pub mod credentials;
 mod group;
 pub mod postgres;
 pub mod sqlite;

@@ -24,11 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use urbis_core::{audit, Cse};
+use urbis_security::Door;
 
 pub use transport::{WsTransport, SESSION_SCHEME};
 
@@ -52,6 +54,22 @@ pub struct WsOptions {
     /// notification channels, so clients that wait for notifications must
     /// ping within this time.
     pub idle_timeout_ms: u64,
+    /// wss: PEM certificate chain; empty = plain ws.
+    pub tls_cert_file: String,
+    /// wss: PEM private key of the certificate.
+    pub tls_key_file: String,
+    /// wss: PEM CA of client certificates; empty = none asked for.
+    pub tls_client_ca_file: String,
+}
+
+impl WsOptions {
+    pub fn tls_files(&self) -> urbis_security::tls::TlsFiles {
+        urbis_security::tls::TlsFiles {
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+            client_ca_file: self.tls_client_ca_file.clone(),
+        }
+    }
 }
 
 impl Default for WsOptions {
@@ -63,6 +81,9 @@ impl Default for WsOptions {
             max_connections: 1024,
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
         }
     }
 }
@@ -77,6 +98,19 @@ pub async fn serve(
     transport: Arc<WsTransport>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_door(listener, cse, transport, Door::default(), shutdown).await
+}
+
+/// [`serve`] behind `door`: wss when it has TLS; credentials (an
+/// `Authorization` header on the handshake, or a client certificate) checked
+/// when it has a verifier.
+pub async fn serve_door(
+    listener: TcpListener,
+    cse: Cse,
+    transport: Arc<WsTransport>,
+    door: Door,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(transport.options().max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -88,9 +122,9 @@ pub async fn serve(
                         audit::connection_refused("ws", Some(peer.ip()), "max_connections");
                         continue;
                     };
-                    let (cse, transport) = (cse.clone(), transport.clone());
+                    let (cse, transport, door) = (cse.clone(), transport.clone(), door.clone());
                     tokio::spawn(async move {
-                        accept(stream, peer, cse, transport).await;
+                        accept(stream, peer, cse, transport, door).await;
                         drop(slot);
                     });
                 }
@@ -111,10 +145,43 @@ struct Upgrade {
     serialization: urbis_model::Serialization,
     /// `X-M2M-Origin` of the handshake: pins the connection to this originator.
     origin: Option<String>,
+    /// `Authorization` of the handshake.
+    authorization: Option<String>,
 }
 
-async fn accept(stream: TcpStream, peer: SocketAddr, cse: Cse, transport: Arc<WsTransport>) {
+async fn accept(
+    stream: TcpStream,
+    peer: SocketAddr,
+    cse: Cse,
+    transport: Arc<WsTransport>,
+    door: Door,
+) {
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = door.tls.clone() else {
+        return upgrade(stream, peer, None, cse, transport, door).await;
+    };
+    let handshake_timeout = Duration::from_millis(transport.options().handshake_timeout_ms.max(1));
+    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let certificate = urbis_security::tls::peer_certificate(&tls);
+            upgrade(tls, peer, certificate, cse, transport, door).await
+        }
+        Ok(Err(err)) => tracing::info!(%peer, %err, "TLS handshake failed"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// The WebSocket handshake, then the connection until it closes.
+async fn upgrade<S>(
+    stream: S,
+    peer: SocketAddr,
+    certificate: Option<Vec<u8>>,
+    cse: Cse,
+    transport: Arc<WsTransport>,
+    door: Door,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut upgrade = None;
     // the callback's error type is tungstenite's
     #[allow(clippy::result_large_err)]
@@ -138,9 +205,15 @@ async fn accept(stream: TcpStream, peer: SocketAddr, cse: Cse, transport: Arc<Ws
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
+        let authorization = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         upgrade = Some(Upgrade {
             serialization,
             origin,
+            authorization,
         });
         Ok(response)
     };
@@ -162,9 +235,25 @@ async fn accept(stream: TcpStream, peer: SocketAddr, cse: Cse, transport: Arc<Ws
     let Some(upgrade) = upgrade else {
         return;
     };
+    // Verified after the upgrade (argon2 must not run inside tungstenite's
+    // synchronous callback); a refusal closes the connection with 1008.
+    let sender = match door
+        .authenticate(upgrade.authorization.as_deref(), certificate.as_deref())
+        .await
+    {
+        Ok(sender) => sender,
+        Err(err) => {
+            tracing::info!(%peer, %err, "WebSocket credentials refused");
+            return session::refuse(ws, &err.message).await;
+        }
+    };
     tracing::debug!(%peer, serialization = ?upgrade.serialization, origin = ?upgrade.origin, "WebSocket connected");
+    let access = session::Access {
+        sender,
+        verifier: door.verifier.clone(),
+    };
     transport
-        .run_inbound(ws, upgrade.serialization, upgrade.origin, peer.ip(), cse)
+        .run_inbound(ws, upgrade.serialization, upgrade.origin, peer.ip(), access, cse)
         .await;
     tracing::debug!(%peer, "WebSocket closed");
 }

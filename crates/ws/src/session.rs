@@ -51,17 +51,56 @@ struct Pending {
     waiting: HashMap<String, oneshot::Sender<Response>>,
 }
 
+/// Who the sender on an accepted connection proved to be at the handshake.
+#[derive(Clone)]
+pub(crate) struct Access {
+    pub sender: urbis_security::Sender,
+    /// To recheck the credential on every request: a revocation cuts an
+    /// open connection off too.
+    pub verifier: Option<Arc<urbis_security::Verifier>>,
+}
+
+impl Access {
+    /// The authentication a request on this connection carries, unless the
+    /// credential was revoked since the handshake.
+    fn authentication(&self) -> CseResult<urbis_model::Authentication> {
+        if let (Some(verifier), Some(id)) = (&self.verifier, &self.sender.credential_id) {
+            match verifier.still_active(id) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(CseError::new(
+                        Rsc::SecurityAssociationRequired,
+                        "the credential of this connection was revoked",
+                    ))
+                }
+                Err(err) => return Err(CseError::internal(err.to_string())),
+            }
+        }
+        Ok(self.sender.authentication.clone())
+    }
+}
+
+/// Close a connection whose handshake presented credentials that failed.
+pub(crate) async fn refuse<S>(mut ws: WebSocketStream<S>, why: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = close_frame(CloseCode::Policy, why);
+    let _ = tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await;
+}
+
 /// What the peer's requests are answered by.
 #[derive(Clone)]
 pub(crate) enum Role {
     /// A connection a client opened: its requests go to the CSE. `origin` is
     /// the handshake's `X-M2M-Origin`, which pins the connection to that
-    /// originator.
+    /// originator; `access`, who the handshake proved the sender to be.
     /// `peer`: the client's address, for the requests' primitives.
     Accepted {
         cse: Cse,
         origin: Option<String>,
         peer: Option<std::net::IpAddr>,
+        access: Access,
     },
     /// A connection this CSE opened to a `ws://` point of access: it carries
     /// our requests and their answers only.
@@ -298,8 +337,23 @@ async fn on_message(session: &Session, role: &Role, registry: &Registry, payload
     };
     let no_response = request.response_type() == rtv::NO_RESPONSE;
     let response = match role {
-        Role::Accepted { cse, origin, peer } => {
+        Role::Accepted {
+            cse,
+            origin,
+            peer,
+            access,
+        } => {
             request.peer = *peer;
+            match access.authentication() {
+                Ok(authentication) => request.authentication = authentication,
+                Err(err) => {
+                    let mut response = Response::error(&err);
+                    response.rqi = request.rqi;
+                    session.respond(&response).await;
+                    session.close_with(CloseCode::Policy, &err.message);
+                    return;
+                }
+            }
             let fr = request.fr.clone();
             let registration =
                 request.op == Operation::Create && request.ty == Some(ResourceType::Ae.ty());

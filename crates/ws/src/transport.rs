@@ -79,14 +79,17 @@ impl WsTransport {
     }
 
     /// Serve a connection a client opened, until it closes.
-    pub(crate) async fn run_inbound(
+    pub(crate) async fn run_inbound<S>(
         &self,
-        ws: WebSocketStream<TcpStream>,
+        ws: WebSocketStream<S>,
         serialization: Serialization,
         origin: Option<String>,
         peer: IpAddr,
+        access: session::Access,
         cse: Cse,
-    ) {
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let registry = &self.shared.registry;
         let id = registry.next_id();
         let (session, outbox) = Session::new(id, serialization);
@@ -104,6 +107,7 @@ impl WsTransport {
             cse,
             origin,
             peer: Some(peer),
+            access,
         };
         let idle = match self.shared.options.idle_timeout_ms {
             0 => None,
