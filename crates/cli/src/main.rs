@@ -1,7 +1,7 @@
 //! `urbis`: run a oneM2M CSE, print its configuration, or benchmark one.
 
-mod devices;
 mod credentials;
+mod devices;
 mod kpi;
 mod serve;
 mod settings;

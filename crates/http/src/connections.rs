@@ -90,7 +90,8 @@ pub async fn serve(
                 drop(slot);
                 return;
             };
-            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            let handshake =
+                tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
             let stream = match handshake.await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(err)) => {

@@ -253,7 +253,14 @@ async fn upgrade<S>(
         verifier: door.verifier.clone(),
     };
     transport
-        .run_inbound(ws, upgrade.serialization, upgrade.origin, peer.ip(), access, cse)
+        .run_inbound(
+            ws,
+            upgrade.serialization,
+            upgrade.origin,
+            peer.ip(),
+            access,
+            cse,
+        )
         .await;
     tracing::debug!(%peer, "WebSocket closed");
 }
