@@ -37,7 +37,8 @@ pub enum CredentialsCommand {
     /// once), a password read from stdin (HTTP Basic, user name = originator),
     /// or a client certificate.
     Add {
-        /// The originator (AE-ID such as Cmeter1, or CAdmin) it authenticates.
+        /// The originator (AE-ID such as Cmeter1, or CAdmin) it authenticates;
+        /// `*` makes a gateway credential that may use any originator.
         #[arg(long)]
         originator: String,
         /// Read a password (HTTP Basic) from the first line of stdin.
@@ -130,6 +131,12 @@ pub fn run(args: CredentialsArgs) -> anyhow::Result<()> {
             certificate,
             label,
         } => {
+            if originator == urbis_model::primitive::ANY_ORIGINATOR {
+                eprintln!(
+                    "WARNING: a gateway credential: its holder may act as ANY originator, \
+                     including the admin. Give it only to a gateway you trust."
+                );
+            }
             if password_stdin {
                 let mut password = String::new();
                 std::io::stdin().lock().read_line(&mut password)?;

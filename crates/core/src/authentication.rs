@@ -2,6 +2,7 @@
 //! only speak as the originator that credential is bound to (docs/security.md).
 //! Doors that do not authenticate leave requests [`Authentication::Unchecked`].
 
+use urbis_model::primitive::ANY_ORIGINATOR;
 use urbis_model::{Authentication, CseError, CseResult, Request, Rsc};
 
 use crate::address::normalize_originator;
@@ -19,6 +20,8 @@ pub fn check(config: &CseConfig, request: &Request) -> CseResult<()> {
                  (Bearer) or a client certificate",
             ))
         }
+        // a gateway relays for the originators behind it
+        Authentication::Verified(identity) if identity == ANY_ORIGINATOR => return Ok(()),
         Authentication::Verified(identity) => identity,
     };
     let claimed = request.fr.as_deref().unwrap_or_default();
@@ -80,5 +83,13 @@ mod tests {
         assert_eq!(rsc(Some("CAdmin"), meter()), Some(4106));
         assert_eq!(rsc(Some("C"), meter()), Some(4106));
         assert_eq!(rsc(None, meter()), Some(4106));
+    }
+
+    #[test]
+    fn a_gateway_credential_speaks_for_anyone() {
+        let gateway = || Authentication::Verified(ANY_ORIGINATOR.into());
+        assert_eq!(rsc(Some("Cmeter"), gateway()), None);
+        assert_eq!(rsc(Some("C"), gateway()), None);
+        assert_eq!(rsc(None, gateway()), None);
     }
 }

@@ -374,3 +374,16 @@ async fn notifications_reach_https_targets_whose_certificate_is_trusted() {
     assert_eq!(subscribe(&distrusting, &target).await, 5204);
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_gateway_credential_relays_for_any_originator() {
+    let cse = start(false, false).await;
+    let (_, token) = issue::token(cse.credentials.as_ref(), "*", "gateway").unwrap();
+    let client = cse.client(None);
+    let auth = bearer(&token);
+    let answer = cse.register(&client, "C", Some(&auth)).await;
+    assert_eq!(answer.rsc, 2001, "{}", answer.body);
+    let answer = cse.register(&client, "Cbehind", Some(&auth)).await;
+    assert_eq!(answer.rsc, 2001, "{}", answer.body);
+    assert_eq!(cse.retrieve(&client, "CAdmin", Some(&auth)).await.rsc, 2000);
+}

@@ -65,9 +65,13 @@ pub enum Authentication {
     /// The door requires authentication and the sender presented nothing.
     Missing,
     /// A credential (password, token or client certificate) bound to this
-    /// originator was verified.
+    /// originator was verified; [`ANY_ORIGINATOR`] for a gateway's.
     Verified(String),
 }
+
+/// The originator of a gateway credential: its holder relays requests for
+/// others and may use any originator (docs/security.md).
+pub const ANY_ORIGINATOR: &str = "*";
 
 impl Request {
     pub fn new(op: Operation, to: impl Into<String>) -> Request {
