@@ -44,9 +44,8 @@ impl<'a> Requester<'a> {
         }
     }
 
-    /// An originator without a network address: requests the CSE makes
-    /// itself or checks on an originator's behalf outside a request (e.g.
-    /// whether a subscriber may still receive a notification).
+    /// An originator without a network address (a check outside any request
+    /// from the network): rules limited to IP ranges never apply.
     pub fn without_address(originator: &'a str) -> Requester<'a> {
         Requester {
             originator,
