@@ -40,6 +40,7 @@ fn refuse(status: StatusCode, why: impl std::fmt::Display) -> Response {
 
 pub(crate) async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Response {
     let tls = request.extensions().get::<TlsPeer>().is_some();
+    let address = crate::connections::peer_of(&request).map(|peer| peer.ip());
     let Some(verifier) = &state.door.verifier else {
         return refuse(StatusCode::NOT_FOUND, "enrolment is not enabled");
     };
@@ -64,6 +65,9 @@ pub(crate) async fn handle(State(state): State<AppState>, request: HttpRequest<B
     };
     match enrolment::redeem(verifier.store(), &redemption.device, &redemption.secret).await {
         Ok(enrolled) => {
+            urbis_core::audit::enrolment(&enrolled.device, "enrolled", address, "");
+            let by = format!("enrolment of {}", enrolled.device);
+            urbis_core::audit::credential_changed(&enrolled.originator, "issued", &by);
             let config = state.cse.config();
             let enrolled_answer = json!({
                 "device": enrolled.device,
@@ -81,7 +85,8 @@ pub(crate) async fn handle(State(state): State<AppState>, request: HttpRequest<B
             refuse(StatusCode::INTERNAL_SERVER_ERROR, "enrolment failed")
         }
         Err(failure) => {
-            tracing::warn!(event = "enrolment_refused", device = %redemption.device, reason = %failure, "enrolment refused");
+            let reason = failure.to_string();
+            urbis_core::audit::enrolment(&redemption.device, "refused", address, &reason);
             refuse(StatusCode::FORBIDDEN, failure)
         }
     }

@@ -243,7 +243,11 @@ async fn handle(State(state): State<AppState>, request: HttpRequest<Body>) -> Ht
         .await
     {
         Ok(sender) => primitive.authentication = sender.authentication,
-        Err(err) => return outbound::error(&err, &parts.headers),
+        Err(err) => {
+            let claimed = primitive.fr.as_deref().unwrap_or("-");
+            urbis_core::audit::authentication_failed("http", claimed, primitive.peer, &err.message);
+            return outbound::error(&err, &parts.headers);
+        }
     }
     if no_response {
         // noResponse: the originator wants no answer, so do not make it wait.

@@ -60,7 +60,9 @@ impl Door {
                 credential_id: Some(credential_id),
             }),
             Err(failure) => {
-                tracing::warn!(event = "authentication_failed", reason = %failure, "credentials refused");
+                // audited by the door's binding, which knows the claimed
+                // originator and the address (urbis_core::audit)
+                tracing::debug!(reason = %failure, "credentials refused");
                 Err(CseError::new(
                     Rsc::SecurityAssociationRequired,
                     format!("authentication failed: {failure}"),

@@ -243,7 +243,8 @@ async fn upgrade<S>(
     {
         Ok(sender) => sender,
         Err(err) => {
-            tracing::info!(%peer, %err, "WebSocket credentials refused");
+            let claimed = upgrade.origin.as_deref().unwrap_or("-");
+            audit::authentication_failed("ws", claimed, Some(peer.ip()), &err.message);
             return session::refuse(ws, &err.message).await;
         }
     };
