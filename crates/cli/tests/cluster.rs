@@ -22,8 +22,8 @@ const CONTAINERS: [(&str, Option<u64>); 3] = [
     ("evicting2", Some(15)),
     ("keeping", None),
 ];
-const WRITERS: usize = 6;
-const CREATES_PER_WRITER: usize = 60;
+const WRITERS: usize = 12;
+const CREATES_PER_WRITER: usize = 40;
 /// The leader-lock key of `crates/store/src/postgres/locks.rs`.
 const LEADER_KEY: i64 = 0x5552_0003;
 
@@ -285,7 +285,8 @@ async fn three_nodes_act_as_one_cse() {
             let mut unknown = 0usize;
             for i in 0..CREATES_PER_WRITER {
                 let node = (writer + i) % 3;
-                let container = (writer * 7 + i) % CONTAINERS.len();
+                // every node writes every container
+                let container = (writer + i / 3) % CONTAINERS.len();
                 let path = format!("/cse-in/{}", CONTAINERS[container].0);
                 let body = json!({"m2m:cin": {"con": format!("w{writer}-{i}")}});
                 match send(
