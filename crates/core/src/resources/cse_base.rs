@@ -104,7 +104,12 @@ pub fn ensure(cse: &Cse) -> CseResult<()> {
                 attrs,
             };
             base.path = config.cse_name.clone();
-            return urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.insert(&base)?));
+            return match urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.insert(&base)?))
+            {
+                // another node on the same database created it meanwhile
+                Err(err) if err.rsc == urbis_model::Rsc::Conflict => ensure(cse),
+                other => other,
+            };
         }
     };
     urbis_store::write_blocking(cse.store(), move |txn| Ok(txn.update(&resource, true)?))
