@@ -88,11 +88,24 @@ fn check_node_id_unique(ctx: &mut WriteCtx<'_>, node: &Resource) -> CseResult<()
     let Some(ni) = node.str_attr("ni") else {
         return Ok(());
     };
-    let clash = ctx
-        .txn
-        .of_type(ResourceType::Node.ty())?
-        .into_iter()
-        .any(|other| other.ri() != node.ri() && other.str_attr("ni") == Some(ni));
+    // Nodes live under the CSEBase or a remoteCSE: reading their children
+    // (an indexed range) touches only nodes, not every resource.
+    let base = ctx.config.cse_id_bare();
+    let mut parents = vec![base.to_owned()];
+    for csr in ctx.txn.children(base, Some(ResourceType::RemoteCse.ty()))? {
+        parents.push(csr.ri().to_owned());
+    }
+    let mut clash = false;
+    for parent in &parents {
+        clash = ctx
+            .txn
+            .children(parent, Some(ResourceType::Node.ty()))?
+            .into_iter()
+            .any(|other| other.ri() != node.ri() && other.str_attr("ni") == Some(ni));
+        if clash {
+            break;
+        }
+    }
     if clash {
         return Err(CseError::new(
             Rsc::Conflict,
