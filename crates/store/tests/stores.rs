@@ -109,6 +109,21 @@ async fn exercise(store: &dyn Store) {
         "cin0"
     );
     assert_eq!(reader.count_children("cnt1", 4).unwrap(), 5);
+    // the stored JSON of each child, in any order, as the attributes it holds
+    let mut scanned = Vec::new();
+    reader
+        .scan_children_json("cnt1", 4, &mut |json| {
+            let attrs: serde_json::Value = serde_json::from_str(json).expect("stored JSON");
+            scanned.push(attrs["ri"].as_str().unwrap_or("").to_owned());
+        })
+        .unwrap();
+    scanned.sort();
+    assert_eq!(scanned, ["cin0", "cin1", "cin2", "cin3", "cin4"]);
+    let mut none = 0;
+    reader
+        .scan_children_json("cnt1", 23, &mut |_| none += 1)
+        .unwrap();
+    assert_eq!(none, 0);
     let children: Vec<String> = reader
         .children("id-in", None)
         .unwrap()
