@@ -6,8 +6,8 @@
 //! Runs when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use urbis_model::time;
 use urbis_store::postgres::ScratchSchema;
+
+mod common;
+use common::{start, urbis, Server as Node};
 
 const CONTAINERS: [(&str, Option<u64>); 3] = [
     ("evicting1", Some(15)),
@@ -27,43 +30,18 @@ const CREATES_PER_WRITER: usize = 40;
 /// The leader-lock key of `crates/store/src/postgres/locks.rs`.
 const LEADER_KEY: i64 = 0x5552_0003;
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_node(schema: &ScratchSchema) -> Node {
     start_node_at(schema.url())
 }
 
 fn start_node_at(database_url: &str) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
+    let mut command = urbis();
+    command
         .args(["serve", "--http-addr", "127.0.0.1:0", "--database-url"])
         .arg(database_url)
-        .env("URBIS_LOG_LEVEL", "warn")
         .env("URBIS_CSE_EXPIRATION_CHECK_MS", "200")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start urbis");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let base = line
-        .trim()
-        .strip_prefix("urbis listening on ")
-        .expect("listening line")
-        .to_owned();
-    Node { child, base }
+        .stderr(Stdio::inherit());
+    start(command)
 }
 
 /// What the test's notification receiver got: (net, ri of the instance).

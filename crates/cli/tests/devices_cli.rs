@@ -1,12 +1,14 @@
 //! The binaries end to end: `urbis serve`, `urbis agent`, and the operator's
 //! `urbis devices list|show|update-firmware|reboot`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
 use urbis_devices::agent::firmware::sha256_hex;
 
 struct Killed(Child);
@@ -22,24 +24,14 @@ fn urbis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_urbis"))
 }
 
-fn serve() -> (Killed, String) {
-    let mut child = urbis()
+fn serve() -> (common::Server, String) {
+    let mut command = urbis();
+    command
         .args(["serve", "--in-memory", "--http-addr", "127.0.0.1:0"])
-        .env("URBIS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start urbis serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line
-        .trim()
-        .strip_prefix("urbis listening on ")
-        .expect("listening line")
-        .to_owned();
-    (Killed(child), base)
+        .stderr(Stdio::inherit());
+    let server = common::start(command);
+    let base = server.base.clone();
+    (server, base)
 }
 
 /// A minimal HTTP server for one firmware image, on a thread.

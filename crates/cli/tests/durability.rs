@@ -3,18 +3,16 @@
 //! PostgreSQL when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use urbis_store::postgres::ScratchSchema;
 
-use serde_json::{json, Value};
+mod common;
+use common::{start, urbis, Server};
 
-struct Server {
-    child: Child,
-    base: String,
-}
+use serde_json::{json, Value};
 
 /// Where a server keeps its data: `--data-dir DIR` or `--database-url URL`.
 fn in_dir(dir: &Path) -> Vec<OsString> {
@@ -42,26 +40,13 @@ fn scratch_schema() -> Option<ScratchSchema> {
     }
 }
 
-fn start(store: &[OsString]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
+fn start_server(store: &[OsString]) -> Server {
+    let mut command = urbis();
+    command
         .args(["serve", "--http-addr", "127.0.0.1:0"])
         .args(store)
-        .env("URBIS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start urbis");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let base = line
-        .trim()
-        .strip_prefix("urbis listening on ")
-        .expect("listening line")
-        .to_owned();
-    Server { child, base }
+        .stderr(Stdio::inherit());
+    start(command)
 }
 
 async fn send(
@@ -123,7 +108,7 @@ async fn postgres_acknowledged_writes_survive_kill_9() {
 }
 
 async fn clean_restart(store: &[OsString]) {
-    let mut server = start(store);
+    let mut server = start_server(store);
     let (rsc, _) = send(
         &server.base,
         reqwest::Method::POST,
@@ -143,7 +128,7 @@ async fn clean_restart(store: &[OsString]) {
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "urbis exited with {exit:?} on SIGTERM");
 
-    let mut server = start(store);
+    let mut server = start_server(store);
     let (rsc, body) = send(
         &server.base,
         reqwest::Method::GET,
@@ -169,7 +154,7 @@ async fn clean_restart(store: &[OsString]) {
 }
 
 async fn kill_9(store: &[OsString]) {
-    let mut server = start(store);
+    let mut server = start_server(store);
     let (rsc, _) = send(
         &server.base,
         reqwest::Method::POST,
@@ -211,7 +196,7 @@ async fn kill_9(store: &[OsString]) {
     server.child.kill().unwrap(); // SIGKILL: no chance to flush anything
     let _ = server.child.wait();
 
-    let mut server = start(store);
+    let mut server = start_server(store);
     for rn in &acknowledged {
         let (rsc, _) = send(
             &server.base,

@@ -7,14 +7,16 @@
 //!
 //! The broker comes from URBIS_TEST_MQTT_URL (.ci/run).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet as MqttPacket, QoS};
 use serde_json::{json, Value};
 use tokio::net::UdpSocket;
+
+mod common;
+use common::Server;
 
 fn broker_url() -> Option<String> {
     match std::env::var("URBIS_TEST_MQTT_URL") {
@@ -27,15 +29,6 @@ fn broker_url() -> Option<String> {
             );
             None
         }
-    }
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -56,27 +49,17 @@ fn free_tcp_port() -> u16 {
 /// The binary with every door open; its CSE-ID is unique on the shared broker.
 /// Returns the server and its HTTP base URL.
 fn start(mqtt_url: &str, cse_id: &str, coap_port: u16, ws_port: u16) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_urbis"))
+    let mut command = common::urbis();
+    command
         .args(["serve", "--in-memory", "--http-addr", "127.0.0.1:0"])
         .args(["--mqtt-url", mqtt_url])
         .args(["--coap-addr", &format!("127.0.0.1:{coap_port}")])
         .args(["--ws-addr", &format!("127.0.0.1:{ws_port}")])
         .env("URBIS_CSE_CSE_ID", cse_id)
-        .env("URBIS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start urbis");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    assert!(line.starts_with("urbis listening on "), "{line}");
-    let base = line
-        .trim()
-        .trim_start_matches("urbis listening on ")
-        .to_owned();
-    (Server(child), base)
+        .stderr(Stdio::inherit());
+    let server = common::start(command);
+    let base = server.base.clone();
+    (server, base)
 }
 
 /// An AE on the broker: sends requests, answers requests sent to it.
