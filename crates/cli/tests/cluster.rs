@@ -18,7 +18,7 @@ use urbis_model::time;
 use urbis_store::postgres::ScratchSchema;
 
 mod common;
-use common::{start, urbis, Server as Node};
+use common::{admin_request as send, start, urbis, Server as Node};
 
 const CONTAINERS: [(&str, Option<u64>); 3] = [
     ("evicting1", Some(15)),
@@ -72,40 +72,6 @@ async fn receiver() -> (String, Received) {
     let url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, received)
-}
-
-/// One request; `None` when no answer came (the node is gone).
-async fn send(
-    client: &reqwest::Client,
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    ty: Option<u32>,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let mut request = client
-        .request(method, format!("{base}{path}"))
-        .header("X-M2M-Origin", "CAdmin")
-        .header("X-M2M-RI", "t")
-        .header("X-M2M-RVI", "4")
-        .header(
-            "Content-Type",
-            ty.map(|t| format!("application/json;ty={t}"))
-                .unwrap_or_else(|| "application/json".into()),
-        );
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    let response = request.send().await.ok()?;
-    let rsc = response
-        .headers()
-        .get("x-m2m-rsc")?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
-    let body = response.json().await.unwrap_or(Value::Null);
-    Some((rsc, body))
 }
 
 async fn must(

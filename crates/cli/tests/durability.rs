@@ -56,27 +56,9 @@ async fn send(
     ty: Option<u32>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .header("X-M2M-Origin", "CAdmin")
-        .header("X-M2M-RI", "t")
-        .header("X-M2M-RVI", "4")
-        .header(
-            "Content-Type",
-            ty.map(|t| format!("application/json;ty={t}"))
-                .unwrap_or_else(|| "application/json".into()),
-        );
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let rsc = response.headers()["x-m2m-rsc"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (rsc, body)
+    common::admin_request(&reqwest::Client::new(), base, method, path, ty, body)
+        .await
+        .expect("an answer with X-M2M-RSC")
 }
 
 #[tokio::test]

@@ -42,3 +42,38 @@ pub fn start(mut command: Command) -> Server {
     let base = base.to_owned();
     Server { child, base }
 }
+
+/// One request as the admin originator; `None` when no answer with an
+/// `X-M2M-RSC` came (e.g. the server is gone).
+pub async fn admin_request(
+    client: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    ty: Option<u32>,
+    body: Option<serde_json::Value>,
+) -> Option<(u16, serde_json::Value)> {
+    let mut request = client
+        .request(method, format!("{base}{path}"))
+        .header("X-M2M-Origin", "CAdmin")
+        .header("X-M2M-RI", "t")
+        .header("X-M2M-RVI", "4")
+        .header(
+            "Content-Type",
+            ty.map(|t| format!("application/json;ty={t}"))
+                .unwrap_or_else(|| "application/json".into()),
+        );
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    let response = request.send().await.ok()?;
+    let rsc = response
+        .headers()
+        .get("x-m2m-rsc")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    Some((rsc, body))
+}
