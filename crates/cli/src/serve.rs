@@ -350,3 +350,24 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgresql_store_gets_two_workers_per_reader() {
+        let mut settings = Settings::default();
+        assert_eq!(
+            worker_threads(&settings),
+            None,
+            "embedded store: Tokio's choice"
+        );
+        settings.store.database_url = "postgres://postgres@127.0.0.1/test".into();
+        settings.store.pool_size = 6;
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            assert_eq!(worker_threads(&settings), Some(cores.max(12)));
+        }
+    }
+}
