@@ -196,3 +196,56 @@ pub fn spawn_recovery(cse: Cse) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use urbis_store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn each_target_of_a_queued_notification_is_recorded_with_its_own_rqi() {
+        let store = SqliteStore::in_memory().unwrap();
+        let mut queued = Notification::new(
+            vec!["http://a.example/n".into(), "CAE1".into()],
+            json!({"m2m:sgn": {"sur": "/id-in/sub1"}}),
+        );
+        queued.stats_of = Some("sub1".into());
+        let mut blocking = Notification::new(vec!["http://b.example/n".into()], json!({}));
+        blocking.blocking = true;
+        let mut batched = Notification::new(vec!["http://c.example/n".into()], json!({}));
+        batched.batch = Some(crate::batch::BatchRule {
+            subscription: "sub2".into(),
+            num: Some(2),
+            dur: Duration::from_secs(1),
+            latest_only: false,
+        });
+        let (recorded, listed) = urbis_store::write(&store, move |txn| {
+            let mut notifications = vec![queued, blocking, batched];
+            record(txn, &mut notifications)?;
+            record(txn, &mut [])?;
+            Ok((notifications, txn.outbox_list(10)?))
+        })
+        .await
+        .unwrap();
+        assert_eq!(recorded[0].rqis.len(), 2);
+        assert_ne!(recorded[0].rqis[0], recorded[0].rqis[1]);
+        assert!(
+            recorded[1].rqis.is_empty(),
+            "blocking: awaited, not recorded"
+        );
+        assert!(recorded[2].rqis.is_empty(), "batched: held in memory");
+        let expected: Vec<OutboxEntry> = recorded[0]
+            .targets
+            .iter()
+            .zip(&recorded[0].rqis)
+            .map(|(target, rqi)| OutboxEntry {
+                rqi: rqi.clone(),
+                target: target.clone(),
+                body: r#"{"m2m:sgn":{"sur":"/id-in/sub1"}}"#.into(),
+                subscription: Some("sub1".into()),
+            })
+            .collect();
+        assert_eq!(listed, expected);
+    }
+}
