@@ -2,7 +2,9 @@
 //! a client load spread over all three, one node killed with SIGKILL in the
 //! middle of it (the one leading background work), and then the checks:
 //! nothing acknowledged lost, `cni`/`st`/`la` exact, `mni` eviction exact,
-//! every notification sent once, expiry taken over by a surviving node.
+//! every event notified exactly once (re-deliveries carry the same `rqi`),
+//! including those the killed node acknowledged, expiry taken over by a
+//! surviving node.
 //! Runs when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -44,23 +46,32 @@ fn start_node_at(database_url: &str) -> Node {
     start(command)
 }
 
-/// What the test's notification receiver got: (net, ri of the instance).
-type Received = Arc<Mutex<Vec<(u64, String)>>>;
+/// What the test's notification receiver got: (net, ri of the instance,
+/// rqi of the request).
+type Received = Arc<Mutex<Vec<(u64, String, String)>>>;
 
 async fn receiver() -> (String, Received) {
     let received: Received = Arc::default();
     let sink = received.clone();
     let app = axum::Router::new().route(
         "/",
-        axum::routing::post(move |body: String| {
+        axum::routing::post(move |request: HeaderMap, body: String| {
             let sink = sink.clone();
             async move {
                 let sgn: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let nev = &sgn["m2m:sgn"]["nev"];
+                let rqi = request
+                    .get("x-m2m-ri")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
                 if let (Some(net), Some(ri)) =
                     (nev["net"].as_u64(), nev["rep"]["m2m:cin"]["ri"].as_str())
                 {
-                    sink.lock().unwrap().push((net, ri.to_owned()));
+                    sink.lock().unwrap().push((net, ri.to_owned(), rqi));
+                    // A slow target: each node's queue to it backs up, so
+                    // node 0 dies with notifications not yet sent.
+                    tokio::time::sleep(Duration::from_millis(30)).await;
                 }
                 let mut headers = HeaderMap::new();
                 headers.insert("X-M2M-RSC", "2000".parse().unwrap());
@@ -408,26 +419,36 @@ async fn three_nodes_act_as_one_cse() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Notifications: one per event. Every acknowledged create answered by a
-    // surviving node was notified (a notification queued on the killed node
-    // may have died with it); nothing was notified that was not created.
-    let expected: HashSet<&str> = acked
-        .iter()
-        .filter(|a| a.node != 0)
-        .map(|a| a.ri.as_str())
-        .collect();
-    wait_for("the notifications", Duration::from_secs(15), || {
+    // Notifications: every acknowledged create was notified, those the
+    // killed node acknowledged too (its outbox was taken over by a survivor).
+    // A re-delivery carries the rqi of the first attempt, so a receiver that
+    // drops repeated rqi sees each event exactly once: no event may come
+    // with two different rqi. Nothing was notified that was not created.
+    let expected: HashSet<&str> = acked.iter().map(|a| a.ri.as_str()).collect();
+    wait_for("the notifications", Duration::from_secs(40), || {
         let got = received.lock().unwrap();
         let creates: HashSet<&str> = got
             .iter()
-            .filter(|(net, _)| *net == 3)
-            .map(|(_, ri)| ri.as_str())
+            .filter(|(net, _, _)| *net == 3)
+            .map(|(_, ri, _)| ri.as_str())
             .collect();
-        expected.is_subset(&creates) && got.iter().any(|(net, ri)| *net == 4 && *ri == brief)
+        expected.is_subset(&creates) && got.iter().any(|(net, ri, _)| *net == 4 && *ri == brief)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await; // duplicates would come now
-    let got = received.lock().unwrap().clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // duplicates would come now
+    let all = received.lock().unwrap().clone();
+    let redelivered = all.len();
+    // what a receiver that de-duplicates on rqi keeps
+    let mut by_rqi: HashMap<&str, (u64, &str)> = HashMap::new();
+    for (net, ri, rqi) in &all {
+        let first = by_rqi.entry(rqi.as_str()).or_insert((*net, ri.as_str()));
+        assert_eq!(*first, (*net, ri.as_str()), "one rqi for two events");
+    }
+    let got: Vec<(u64, String)> = by_rqi
+        .values()
+        .map(|(net, ri)| (*net, (*ri).to_owned()))
+        .collect();
+    let redelivered = redelivered - got.len();
     let mut seen: HashMap<(u64, &str), usize> = HashMap::new();
     for (net, ri) in &got {
         *seen.entry((*net, ri.as_str())).or_default() += 1;
@@ -435,7 +456,7 @@ async fn three_nodes_act_as_one_cse() {
     let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         duplicated.is_empty(),
-        "notified more than once: {duplicated:?}"
+        "notified more than once under different rqi: {duplicated:?}"
     );
     let creates = got.iter().filter(|(net, _)| *net == 3).count();
     assert!(
@@ -450,7 +471,7 @@ async fn three_nodes_act_as_one_cse() {
     assert!(unacknowledged <= unknown, "notified creates nobody made");
     println!(
         "{} creates acknowledged ({} by the killed node), {unknown} unanswered, \
-         {committed_total} committed, {} notifications",
+         {committed_total} committed, {} notifications (+{redelivered} re-delivered with the same rqi)",
         acked.len(),
         acked.iter().filter(|a| a.node == 0).count(),
         got.len()

@@ -12,6 +12,7 @@
 //! - [`registry`] and [`resources`]: one module per resource type.
 //! - [`content`]: result content (`rcn`) shaping of responses.
 //! - [`notify`]: subscription matching and notification delivery.
+//! - [`outbox`]: notifications recorded with their event, re-delivered after a crash.
 //! - [`expiry`]: the background sweeper for expired resources.
 //! - [`polling`]: mailboxes of pollingChannels for entities the CSE cannot reach.
 
@@ -28,6 +29,7 @@ pub mod expiry;
 pub mod ids;
 pub mod notify;
 pub mod ops;
+pub mod outbox;
 pub mod pipeline;
 pub mod polling;
 pub mod rate_limit;
@@ -52,6 +54,7 @@ struct Inner {
     config: CseConfig,
     store: Arc<dyn Store>,
     notifier: notify::Notifier,
+    outbox: outbox::Outbox,
     mailboxes: Arc<polling::Mailboxes>,
     missing_data: resources::time_series::monitor::Monitor,
     batches: batch::Batches,
@@ -76,6 +79,7 @@ impl Cse {
                 max_expiration_secs: AtomicU64::new(config.max_expiration_secs),
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
+                outbox: Default::default(),
                 batches: batch::Batches::default(),
                 rate_limiter: rate_limit::RateLimiter::new(
                     config.rate_limit_per_second,
@@ -93,6 +97,7 @@ impl Cse {
     /// Start background work (expiry sweeper). Needs a Tokio runtime.
     pub fn start_background(&self) {
         expiry::spawn_sweeper(self.clone());
+        outbox::spawn_recovery(self.clone());
         resources::mgmt_obj::actions::resume(self);
     }
 
@@ -121,6 +126,10 @@ impl Cse {
 
     pub(crate) fn notifier(&self) -> &notify::Notifier {
         &self.inner.notifier
+    }
+
+    pub(crate) fn outbox(&self) -> &outbox::Outbox {
+        &self.inner.outbox
     }
 
     pub(crate) fn mailboxes(&self) -> &polling::Mailboxes {

@@ -87,6 +87,9 @@ pub struct Notification {
     pub flush_first: Option<String>,
     /// Count deliveries in this subscription's `nsi` (it has `nse` on).
     pub stats_of: Option<String>,
+    /// The `rqi` of each target, in the order of `targets`, once the
+    /// notification is recorded in the outbox (`outbox::record`).
+    pub rqis: Vec<String>,
 }
 
 impl Notification {
@@ -98,6 +101,7 @@ impl Notification {
             batch: None,
             flush_first: None,
             stats_of: None,
+            rqis: Vec::new(),
         }
     }
 }
@@ -454,16 +458,49 @@ impl Cse {
                 );
                 continue;
             }
-            for target in &notification.targets {
-                for resolved in self.resolve_targets(target) {
-                    let request = notify_request(self, &resolved, notification.body.clone());
-                    let delivered = notification
-                        .stats_of
-                        .as_ref()
-                        .map(|sub| self.count_delivery(sub, target, 1));
-                    self.notifier().enqueue(resolved, request, delivered);
-                }
+            for (i, target) in notification.targets.iter().enumerate() {
+                self.send_notification(
+                    target,
+                    &notification.body,
+                    notification.rqis.get(i).cloned(),
+                    notification.stats_of.as_deref(),
+                );
             }
+        }
+    }
+
+    /// Queue one notification to every URI `target` resolves to. With the
+    /// `rqi` of its outbox entry, every request carries it, and the entry is
+    /// settled once all of them are.
+    pub(crate) fn send_notification(
+        &self,
+        target: &str,
+        body: &Value,
+        rqi: Option<String>,
+        stats_of: Option<&str>,
+    ) {
+        let resolved = self.resolve_targets(target);
+        let pending = rqi
+            .clone()
+            .map(|rqi| crate::outbox::Pending::new(self, rqi, resolved.len()));
+        for uri in resolved {
+            let mut request = notify_request(self, &uri, body.clone());
+            if let Some(rqi) = &rqi {
+                request.rqi = rqi.clone();
+            }
+            let counted = stats_of.map(|sub| self.count_delivery(sub, target, 1));
+            let delivered: Option<Delivered> = match (counted, pending.clone()) {
+                (None, None) => None,
+                (counted, pending) => Some(Box::new(move |outcome| {
+                    if let Some(counted) = counted {
+                        counted(outcome);
+                    }
+                    if let Some(pending) = pending {
+                        pending.one_settled();
+                    }
+                })),
+            };
+            self.notifier().enqueue(uri, request, delivered);
         }
     }
 

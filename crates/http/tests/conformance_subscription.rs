@@ -225,6 +225,23 @@ async fn creating_a_content_instance_notifies_event_type_3_with_the_instance() {
     );
     assert_eq!(notification["sur"], json!(format!("/id-in/{sub_ri}")));
     assert!(notification.get("vrq").is_none());
+    outbox_empties(&cse, "once the target answered").await;
+}
+
+/// Recorded notifications leave the store's outbox once their delivery is
+/// settled (answered or given up).
+async fn outbox_empties(cse: &common::TestCse, when: &str) {
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = urbis_store::write(cse.cse.store(), |txn| Ok(txn.outbox_list(100)?))
+            .await
+            .unwrap();
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox still holds {left:?} {when}");
 }
 
 #[tokio::test]
@@ -968,4 +985,5 @@ async fn notification_statistics_count_failed_attempts_of_an_unanswering_target(
     assert_eq!(stats["rsr"], json!(0), "none was answered: {stats}");
     assert_eq!(stats["noec"], json!(1), "one event: {stats}");
     assert_eq!(hung.load(Ordering::SeqCst), 3);
+    outbox_empties(&cse, "once the target was given up").await;
 }

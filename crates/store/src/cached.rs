@@ -274,4 +274,21 @@ impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
         self.job.push(Change::RemoveTree(path.to_owned()));
         self.raw.delete_tree(path)
     }
+
+    // The outbox is not cached: it is read only at recovery.
+    fn outbox_add(&mut self, entries: &[crate::OutboxEntry]) -> StoreResult<()> {
+        self.raw.outbox_add(entries)
+    }
+
+    fn outbox_remove(&mut self, rqis: &[String]) -> StoreResult<usize> {
+        self.raw.outbox_remove(rqis)
+    }
+
+    fn outbox_claim(&mut self, limit: usize) -> StoreResult<Vec<crate::OutboxEntry>> {
+        self.raw.outbox_claim(limit)
+    }
+
+    fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<crate::OutboxEntry>> {
+        self.raw.outbox_list(limit)
+    }
 }

@@ -134,6 +134,34 @@ pub trait WriteTxn: ReadTxn {
     fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
         self.get(ri)
     }
+    /// Record notifications to deliver, owned by this node, in one statement.
+    /// They are part of the job: a rolled-back job leaves none behind.
+    fn outbox_add(&mut self, entries: &[OutboxEntry]) -> StoreResult<()>;
+    /// Forget settled notifications (answered or given up), by `rqi`, in one
+    /// statement; returns how many were there.
+    fn outbox_remove(&mut self, rqis: &[String]) -> StoreResult<usize>;
+    /// Take over up to `limit` notifications whose owner is gone (a node
+    /// that died, or this store's previous run), oldest first: from now on
+    /// this node owns them, so no other node takes them too.
+    fn outbox_claim(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>>;
+    /// Up to `limit` recorded notifications, whoever owns them, oldest first
+    /// (for tests and inspection).
+    fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>>;
+}
+
+/// A notification recorded in the outbox until its delivery is settled; one
+/// per notification and target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The request identifier the NOTIFY carries, on every (re)delivery, so
+    /// that a receiver can drop a duplicate.
+    pub rqi: String,
+    /// The `nu` entry: a URI, or an AE or CSE ID resolved when sending.
+    pub target: String,
+    /// The content (`{"m2m:sgn": ...}`) as JSON text.
+    pub body: String,
+    /// The subscription whose `nsi` counts the delivery.
+    pub subscription: Option<String>,
 }
 
 /// What a job hands back to the writer: whether to roll its savepoint back, and
@@ -156,6 +184,11 @@ pub trait Store: Send + Sync + 'static {
     /// nodes on one database elect one; a store of its own always does.
     fn leads_background_work(&self) -> bool {
         true
+    }
+    /// Whether other nodes may write the same database (and die while this
+    /// one lives): then the leader keeps taking over their outbox.
+    fn shared_by_nodes(&self) -> bool {
+        false
     }
 }
 

@@ -17,9 +17,10 @@ use urbis_model::{Attrs, Resource};
 use crate::cache::Cache;
 use crate::cached::CachedReader;
 use crate::group::{self, Step};
-use crate::{ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
+use crate::{OutboxEntry, ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: the notification outbox.
+const SCHEMA_VERSION: i64 = 2;
 /// Most resources the cache holds before it starts over.
 const CACHE_CAPACITY: usize = 200_000;
 
@@ -44,6 +45,14 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (lbl, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS labels_by_resource ON labels (seq);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq          INTEGER PRIMARY KEY,
+    rqi          TEXT NOT NULL UNIQUE,
+    owner        INTEGER NOT NULL,
+    target       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    subscription TEXT
+);
 ";
 
 const COLUMNS: &str = "ri, ty, path, creator, body";
@@ -135,12 +144,13 @@ fn spawn_writer(
     cache: Arc<Cache>,
 ) -> (mpsc::Sender<WriteJob>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<WriteJob>();
+    let owner = run_id();
     let handle = std::thread::Builder::new()
         .name("urbis-store-writer".into())
         .spawn(move || {
             while let Some(group) = group::next_group(&rx) {
                 let conn = conn.lock();
-                let began = group::run_group(&mut Session(&conn), &cache, group);
+                let began = group::run_group(&mut Session(&conn, owner), &cache, group);
                 drop(conn);
                 if began.is_err() {
                     std::thread::sleep(std::time::Duration::from_millis(10));
@@ -156,8 +166,18 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// The writer's connection for the group commit.
-struct Session<'c>(&'c Connection);
+/// This run of the store, as the owner of the outbox entries it writes:
+/// whatever a previous run left there is this run's to take over.
+fn run_id() -> i64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (nanos as i64) ^ i64::from(std::process::id())
+}
+
+/// The writer's connection for the group commit, and the run that owns the
+/// outbox entries it writes.
+struct Session<'c>(&'c Connection, i64);
 
 impl group::Session for Session<'_> {
     type Txn<'a>
@@ -178,7 +198,10 @@ impl group::Session for Session<'_> {
     }
 
     fn txn(&mut self) -> SqlTxn<'_> {
-        SqlTxn { conn: self.0 }
+        SqlTxn {
+            conn: self.0,
+            owner: self.1,
+        }
     }
 }
 
@@ -252,6 +275,7 @@ struct SharedReader<'a> {
 /// The writer's open transaction.
 struct SqlTxn<'a> {
     conn: &'a Connection,
+    owner: i64,
 }
 
 fn resource_from_row(row: &Row<'_>) -> rusqlite::Result<(String, u32, String, String, String)> {
@@ -642,4 +666,86 @@ impl WriteTxn for SqlTxn<'_> {
             .execute(params![path, low, high])?;
         Ok(deleted)
     }
+
+    fn outbox_add(&mut self, entries: &[OutboxEntry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // One statement for any number of rows: the entries travel as one
+        // JSON array (a fan-out to 1,000 subscribers is one insert).
+        let rows: Vec<(&str, &str, &str, Option<&str>)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.rqi.as_str(),
+                    e.target.as_str(),
+                    e.body.as_str(),
+                    e.subscription.as_deref(),
+                )
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt {
+            ri: "outbox".into(),
+            reason: e.to_string(),
+        })?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (rqi, owner, target, body, subscription)
+                 SELECT json_extract(value, '$[0]'), ?1, json_extract(value, '$[1]'),
+                        json_extract(value, '$[2]'), json_extract(value, '$[3]')
+                 FROM json_each(?2)",
+            )?
+            .execute(params![self.owner, rows])?;
+        Ok(())
+    }
+
+    fn outbox_remove(&mut self, rqis: &[String]) -> StoreResult<usize> {
+        if rqis.is_empty() {
+            return Ok(0);
+        }
+        let rqis = serde_json::to_string(rqis).map_err(|e| StoreError::Corrupt {
+            ri: "outbox".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM outbox WHERE rqi IN (SELECT value FROM json_each(?1))")?
+            .execute([rqis])?)
+    }
+
+    fn outbox_claim(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        // One process writes an SQLite file: every owner but this run is gone.
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE outbox SET owner = ?1 WHERE seq IN
+             (SELECT seq FROM outbox WHERE owner <> ?1 ORDER BY seq LIMIT ?2)
+             RETURNING seq, rqi, target, body, subscription",
+        )?;
+        let rows = stmt.query_map(params![self.owner, limit], outbox_row)?;
+        let mut claimed = rows.collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|(seq, _)| *seq);
+        Ok(claimed.into_iter().map(|(_, entry)| entry).collect())
+    }
+
+    fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, rqi, target, body, subscription FROM outbox ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], outbox_row)?;
+        let listed = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(listed.into_iter().map(|(_, entry)| entry).collect())
+    }
+}
+
+fn outbox_row(row: &Row<'_>) -> rusqlite::Result<(i64, OutboxEntry)> {
+    Ok((
+        row.get(0)?,
+        OutboxEntry {
+            rqi: row.get(1)?,
+            target: row.get(2)?,
+            body: row.get(3)?,
+            subscription: row.get(4)?,
+        },
+    ))
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use urbis_model::{Attrs, CseError, Resource, Rsc};
 use urbis_store::postgres::{PostgresStore, ScratchSchema};
 use urbis_store::sqlite::SqliteStore;
-use urbis_store::{write, Store};
+use urbis_store::{write, OutboxEntry, Store};
 
 fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -> Resource {
     let mut attrs = Attrs::new();
@@ -481,4 +481,177 @@ async fn postgres_reconnects_after_losing_its_connections() {
     }
     assert!(written, "the writer reconnected");
     assert!(store.reader().unwrap().get("after2").unwrap().is_some());
+}
+
+fn outbox_entry(rqi: &str) -> OutboxEntry {
+    OutboxEntry {
+        rqi: rqi.into(),
+        target: "http://127.0.0.1:9/notify".into(),
+        body: format!(r#"{{"m2m:sgn":{{"sur":"/id-in/{rqi}"}}}}"#),
+        subscription: (rqi != "b").then(|| "sub1".into()),
+    }
+}
+
+async fn outbox_rqis(store: &dyn Store) -> Vec<String> {
+    write(store, |txn| Ok(txn.outbox_list(10_000)?))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.rqi)
+        .collect()
+}
+
+/// Entries are written in the job's transaction and gone with its rollback;
+/// this store's own entries are not taken over by itself; removal is by `rqi`.
+/// Leaves `b` and the 1,000 `fan-*` entries behind for a reopened store.
+async fn outbox_in_jobs(store: &dyn Store) {
+    write(store, |txn| {
+        txn.insert(&resource("id-in", "", 5, "cse-in", json!({})))?;
+        Ok(txn.outbox_add(&[outbox_entry("a"), outbox_entry("b")])?)
+    })
+    .await
+    .unwrap();
+    let failed = write(store, |txn| {
+        txn.outbox_add(&[outbox_entry("c")])?;
+        Err::<(), _>(CseError::internal("the job fails after recording"))
+    })
+    .await;
+    assert!(failed.is_err());
+    // a job that clashes on an rqi already recorded fails alone
+    let clash = write(store, |txn| Ok(txn.outbox_add(&[outbox_entry("a")])?)).await;
+    assert!(clash.is_err(), "an rqi is recorded once");
+    assert_eq!(outbox_rqis(store).await, vec!["a", "b"]);
+    let listed = write(store, |txn| Ok(txn.outbox_list(10)?)).await.unwrap();
+    assert_eq!(listed, vec![outbox_entry("a"), outbox_entry("b")]);
+    let claimed = write(store, |txn| Ok(txn.outbox_claim(100)?))
+        .await
+        .unwrap();
+    assert!(claimed.is_empty(), "a live owner's entries stay its own");
+    let fan: Vec<OutboxEntry> = (0..1000)
+        .map(|i| outbox_entry(&format!("fan-{i:04}")))
+        .collect();
+    // a fan-out to 1,000 subscribers is one statement, not 1,000
+    let started = std::time::Instant::now();
+    write(store, move |txn| Ok(txn.outbox_add(&fan)?))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    println!("{}: 1,000 outbox entries in {took:?}", store.describe());
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    let removed = write(store, |txn| {
+        Ok(txn.outbox_remove(&["a".into(), "nonexistent".into()])?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(removed, 1);
+    let left = outbox_rqis(store).await;
+    assert_eq!(left.len(), 1001);
+    assert_eq!(left[0], "b");
+    assert_eq!(left[1], "fan-0000", "in the order they were recorded");
+    assert_eq!(left[1000], "fan-0999");
+}
+
+/// A store opened on what `outbox_in_jobs` left takes it over, once.
+async fn outbox_recovered(store: &dyn Store) {
+    // (a PostgreSQL server may take a moment to see the old session gone)
+    let mut claimed = Vec::new();
+    for _ in 0..50 {
+        claimed = write(store, |txn| Ok(txn.outbox_claim(600)?))
+            .await
+            .unwrap();
+        if !claimed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(claimed.len(), 600);
+    assert_eq!(
+        claimed[0],
+        outbox_entry("b"),
+        "the entry as it was recorded"
+    );
+    assert_eq!(claimed[1].rqi, "fan-0000");
+    let rest = write(store, |txn| Ok(txn.outbox_claim(10_000)?))
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 401, "the rest, and nothing twice");
+    assert_eq!(rest[400].rqi, "fan-0999");
+    let again = write(store, |txn| Ok(txn.outbox_claim(10_000)?))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "claimed entries are this store's now");
+    let all: Vec<String> = claimed.into_iter().chain(rest).map(|e| e.rqi).collect();
+    write(store, move |txn| Ok(txn.outbox_remove(&all)?))
+        .await
+        .unwrap();
+    assert!(outbox_rqis(store).await.is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_outbox_is_transactional_and_taken_over_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    outbox_in_jobs(&store).await;
+    drop(store);
+    outbox_recovered(&SqliteStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_outbox_is_transactional_and_taken_over_after_a_restart() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    let store = PostgresStore::open(schema.url(), 1).unwrap();
+    outbox_in_jobs(&store).await;
+    drop(store);
+    outbox_recovered(&PostgresStore::open(schema.url(), 1).unwrap()).await;
+}
+
+/// On a shared database an entry is taken over only once its owner's node
+/// is gone, and by one node only.
+async fn claim(store: &dyn Store) -> Vec<OutboxEntry> {
+    write(store, |txn| Ok(txn.outbox_claim(100)?))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn postgres_outbox_of_a_live_node_is_left_alone_and_a_dead_ones_is_taken_once() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).unwrap();
+    let owner = PostgresStore::open(schema.url(), 1).unwrap();
+    let first = PostgresStore::open(schema.url(), 1).unwrap();
+    let second = PostgresStore::open(schema.url(), 1).unwrap();
+    assert!(owner.shared_by_nodes());
+    write(&owner, |txn| {
+        Ok(txn.outbox_add(&[outbox_entry("a"), outbox_entry("b")])?)
+    })
+    .await
+    .unwrap();
+    assert!(claim(&first).await.is_empty(), "its owner lives");
+    drop(owner);
+    let taken = claim_once_gone(&first).await;
+    assert_eq!(taken, vec![outbox_entry("a"), outbox_entry("b")]);
+    assert!(
+        claim(&second).await.is_empty(),
+        "taken over by one node only"
+    );
+    drop(first);
+    assert_eq!(
+        claim_once_gone(&second).await.len(),
+        2,
+        "and again once that one died"
+    );
+}
+
+/// The server notices a closed session a moment after the client let it
+/// go; until then its node still counts as alive.
+async fn claim_once_gone(store: &dyn Store) -> Vec<OutboxEntry> {
+    for _ in 0..50 {
+        let taken = claim(store).await;
+        if !taken.is_empty() {
+            return taken;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Vec::new()
 }

@@ -137,6 +137,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
                 originator: &creator,
             },
         )?;
+        crate::outbox::record(ctx.txn, ctx.notifications)?;
         Ok((resource, notifications))
     })
     .await?;

@@ -109,6 +109,7 @@ pub async fn remove(cse: &Cse, ri: &str, originator: &str) -> CseResult<()> {
             .ok_or_else(|| CseError::not_found("the resource is already gone"))?;
         let mut notifications = Vec::new();
         remove_in_txn(&job_cse, txn, &resource, &originator, &mut notifications)?;
+        crate::outbox::record(txn, &mut notifications)?;
         Ok(notifications)
     })
     .await?;

@@ -144,6 +144,7 @@ async fn count_down(cse: &Cse, instance: Resource) -> CseResult<Resource> {
             current.set("dcnt", left - 1);
             txn.update(&current, false)?;
         }
+        crate::outbox::record(txn, &mut notifications)?;
         Ok((shown, notifications))
     })
     .await?;

@@ -108,6 +108,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
             originator: &job_originator,
         };
         notify::collect(&mut ctx, &ri, &event)?;
+        crate::outbox::record(ctx.txn, ctx.notifications)?;
         Ok((resource, notifications))
     })
     .await?;

@@ -16,7 +16,7 @@ use ::postgres::{Client, Config, NoTls, Row, Statement};
 use urbis_model::{Attrs, Resource};
 
 use super::pipeline::{Params, Queued};
-use crate::{ReadTxn, StoreError, StoreResult, WriteTxn};
+use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteTxn};
 
 /// A connection that runs prepared statements.
 pub(super) trait Sql {
@@ -222,6 +222,52 @@ const DELETE_TREE: &str = "WITH gone AS (
     l AS (DELETE FROM labels WHERE seq IN (SELECT seq FROM gone))
     SELECT count(*) FROM gone";
 
+/// Entries in array order (`seq` keeps it), owned by this writer's session.
+const OUTBOX_ADD: &str = "INSERT INTO outbox (rqi, owner, target, body, subscription)
+    SELECT u.rqi, pg_backend_pid(), u.target, u.body, u.subscription
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         WITH ORDINALITY AS u(rqi, target, body, subscription, n)
+    ORDER BY u.n";
+const OUTBOX_REMOVE: &str = "DELETE FROM outbox WHERE rqi = ANY($1::text[])";
+/// A node lives as long as the writer session that holds its `nodes`
+/// advisory lock (`locks.rs`); the owner of an entry is that session's pid.
+/// The live ones are the sessions holding the same lock as this one (same
+/// database, same schema key). Entries of any other owner are taken over;
+/// `SKIP LOCKED` and the owner check keep two claimers from both taking one.
+const OUTBOX_CLAIM: &str = "WITH live AS (
+        SELECT l.pid FROM pg_locks mine JOIN pg_locks l
+          ON l.locktype = 'advisory' AND l.database = mine.database
+         AND l.classid = mine.classid AND l.objid = mine.objid AND l.objsubid = mine.objsubid
+        WHERE mine.pid = pg_backend_pid() AND mine.locktype = 'advisory'
+          AND mine.classid = $1 AND mine.objsubid = 2 AND mine.granted
+          AND l.granted AND l.pid IS NOT NULL)
+    UPDATE outbox SET owner = pg_backend_pid() WHERE seq IN (
+        SELECT seq FROM outbox
+        WHERE owner <> pg_backend_pid() AND owner NOT IN (SELECT pid FROM live)
+        ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, rqi, target, body, subscription";
+const OUTBOX_LIST: &str =
+    "SELECT seq, rqi, target, body, subscription FROM outbox ORDER BY seq LIMIT $1";
+
+fn outbox_entries(rows: Vec<Row>) -> StoreResult<Vec<OutboxEntry>> {
+    let mut entries = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<_, i64>(0)?,
+                OutboxEntry {
+                    rqi: row.try_get(1)?,
+                    target: row.try_get(2)?,
+                    body: row.try_get(3)?,
+                    subscription: row.try_get(4)?,
+                },
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    entries.sort_by_key(|(seq, _)| *seq);
+    Ok(entries.into_iter().map(|(_, entry)| entry).collect())
+}
+
 /// `path/` and `path0` bound every path strictly below `path` ('0' follows
 /// '/' in the "C" collation of the path column).
 fn subtree_bounds(path: &str) -> (String, String) {
@@ -331,6 +377,40 @@ impl<'c, C: Sql> Raw<'c, C> {
         first(self.query(sql, &[&ri])?)
     }
 
+    pub(super) fn outbox_add(&self, entries: &[OutboxEntry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let rqis: Vec<&str> = entries.iter().map(|e| e.rqi.as_str()).collect();
+        let targets: Vec<&str> = entries.iter().map(|e| e.target.as_str()).collect();
+        let bodies: Vec<&str> = entries.iter().map(|e| e.body.as_str()).collect();
+        let subscriptions: Vec<Option<&str>> =
+            entries.iter().map(|e| e.subscription.as_deref()).collect();
+        self.conn
+            .borrow_mut()
+            .execute(OUTBOX_ADD, &[&rqis, &targets, &bodies, &subscriptions])?;
+        Ok(())
+    }
+
+    pub(super) fn outbox_remove(&self, rqis: &[String]) -> StoreResult<usize> {
+        if rqis.is_empty() {
+            return Ok(0);
+        }
+        let removed = self.conn.borrow_mut().execute(OUTBOX_REMOVE, &[&rqis])?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
+    pub(super) fn outbox_claim(&self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let nodes = super::locks::NODES as u32;
+        outbox_entries(self.query(OUTBOX_CLAIM, &[&nodes, &limit])?)
+    }
+
+    pub(super) fn outbox_list(&self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        outbox_entries(self.query(OUTBOX_LIST, &[&limit])?)
+    }
+
     /// Resources that have subscription children.
     pub(super) fn watched(&self) -> StoreResult<Vec<String>> {
         self.query(WATCHED, &[])?
@@ -437,5 +517,21 @@ impl<C: Sql> WriteTxn for Raw<'_, C> {
             None => 0,
         };
         Ok(deleted.max(0) as usize)
+    }
+
+    fn outbox_add(&mut self, entries: &[OutboxEntry]) -> StoreResult<()> {
+        Raw::outbox_add(self, entries)
+    }
+
+    fn outbox_remove(&mut self, rqis: &[String]) -> StoreResult<usize> {
+        Raw::outbox_remove(self, rqis)
+    }
+
+    fn outbox_claim(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        Raw::outbox_claim(self, limit)
+    }
+
+    fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        Raw::outbox_list(self, limit)
     }
 }

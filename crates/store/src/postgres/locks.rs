@@ -25,7 +25,7 @@ use super::writer::Sharing;
 use crate::{StoreError, StoreResult};
 
 const MIGRATION: i32 = 0x5552_0001;
-const NODES: i32 = 0x5552_0002;
+pub(super) const NODES: i32 = 0x5552_0002;
 const LEADER: i32 = 0x5552_0003;
 
 /// How often a node that does not lead tries to become the leader, and the

@@ -225,6 +225,10 @@ impl Store for PostgresStore {
     fn leads_background_work(&self) -> bool {
         self.leadership.as_ref().is_none_or(|l| l.is_leader())
     }
+
+    fn shared_by_nodes(&self) -> bool {
+        self.leadership.is_some()
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
@@ -43,6 +43,21 @@ CREATE TABLE labels (
     PRIMARY KEY (lbl, seq)
 );
 CREATE INDEX labels_by_resource ON labels (seq);
+"#;
+
+/// The notification outbox: one row per notification and target, from the
+/// commit of its event until its delivery is settled. `owner` is the pid of
+/// the writer session that recorded (or took over) the row (`conn.rs`).
+const V2: &str = r#"
+CREATE TABLE outbox (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rqi          TEXT COLLATE "C" NOT NULL,
+    owner        INTEGER NOT NULL,
+    target       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    subscription TEXT,
+    CONSTRAINT outbox_rqi_key UNIQUE (rqi)
+);
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (

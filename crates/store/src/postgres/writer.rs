@@ -28,7 +28,7 @@ use super::pipeline::Pipeline;
 use super::{locks, schema};
 use crate::cache::Cache;
 use crate::group::{self, Step};
-use crate::{ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
+use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 
 /// How long the writer waits after it could not reach the database before it
 /// takes the next group (whose jobs then fail fast, or succeed).
@@ -659,9 +659,39 @@ impl WriteTxn for WriterTxn<'_> {
         }
         self.get(ri)
     }
+
+    fn outbox_add(&mut self, entries: &[OutboxEntry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.outbox(|raw| raw.outbox_add(entries))
+    }
+
+    fn outbox_remove(&mut self, rqis: &[String]) -> StoreResult<usize> {
+        if rqis.is_empty() {
+            return Ok(0);
+        }
+        self.outbox(|raw| raw.outbox_remove(rqis))
+    }
+
+    fn outbox_claim(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        self.outbox(|raw| raw.outbox_claim(limit))
+    }
+
+    fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
+        self.outbox(|raw| raw.outbox_list(limit))
+    }
 }
 
 impl WriterTxn<'_> {
+    /// An outbox statement for the running job, sent now (with its
+    /// savepoint and whatever is queued ahead of it).
+    fn outbox<T>(&self, f: impl FnOnce(&Raw<'_, Pipeline>) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.statement(|raw, _| f(raw))?;
+        self.touched();
+        Ok(result)
+    }
+
     fn touched(&self) {
         self.inner.borrow_mut().1.job_touched = true;
     }

@@ -387,6 +387,7 @@ async fn finish(cse: &Cse, ri: &str, id: &str, sus: u64, why: &str) {
             originator: &originator,
         };
         notify::collect(&mut ctx, &ri_owned, &event)?;
+        crate::outbox::record(ctx.txn, ctx.notifications)?;
         Ok(Some((trigger.to_owned(), notifications)))
     })
     .await;

@@ -1,0 +1,190 @@
+//! A notification survives the node that queued it: the event is
+//! acknowledged, the node is killed with SIGKILL before the target answered,
+//! and the restarted node delivers it, with the same `rqi`, once. On the
+//! embedded store always, on PostgreSQL when URBIS_TEST_DATABASE_URL names a
+//! database (.ci/run sets it).
+
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use urbis_store::postgres::ScratchSchema;
+
+mod common;
+use common::{start, urbis, Server};
+
+/// A notification target that answers only while `answering`; otherwise it
+/// holds every request unanswered. Every request for an instance is noted
+/// (rqi, ri of the instance) when it arrives, and again when answered.
+#[derive(Default)]
+struct Target {
+    answering: AtomicBool,
+    arrived: Mutex<Vec<(String, String)>>,
+    answered: Mutex<Vec<(String, String)>>,
+}
+
+async fn target() -> (String, Arc<Target>) {
+    let state = Arc::new(Target::default());
+    state.answering.store(true, Ordering::SeqCst);
+    let shared = state.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let state = shared.clone();
+            async move {
+                let sgn: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let ri = sgn["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["ri"].as_str();
+                let rqi = headers
+                    .get("x-m2m-ri")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(ri) = ri {
+                    let seen = (rqi, ri.to_owned());
+                    state.arrived.lock().unwrap().push(seen.clone());
+                    if !state.answering.load(Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    state.answered.lock().unwrap().push(seen);
+                }
+                let mut headers = HeaderMap::new();
+                headers.insert("X-M2M-RSC", "2000".parse().unwrap());
+                (StatusCode::OK, headers)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, state)
+}
+
+fn start_server(store: &[OsString]) -> Server {
+    let mut command = urbis();
+    command
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .args(store)
+        .stderr(Stdio::inherit());
+    start(command)
+}
+
+async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    ty: Option<u32>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    common::admin_request(&reqwest::Client::new(), base, method, path, ty, body)
+        .await
+        .expect("an answer with X-M2M-RSC")
+}
+
+async fn wait_for(what: &str, timeout: Duration, check: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn redelivered_after_kill_9(store: &[OsString]) {
+    let (url, target) = target().await;
+    let mut server = start_server(store);
+    let (rsc, _) = send(
+        &server.base,
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(3),
+        Some(json!({"m2m:cnt": {"rn": "box"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001);
+    let sub = json!({"m2m:sub": {"rn": "watch", "nu": [url], "enc": {"net": [3]}}});
+    let (rsc, body) = send(
+        &server.base,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(23),
+        Some(sub),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+
+    // The target stops answering; the event is acknowledged, its
+    // notification is on its way, and the node dies before an answer.
+    target.answering.store(false, Ordering::SeqCst);
+    let (rsc, body) = send(
+        &server.base,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(4),
+        Some(json!({"m2m:cin": {"con": "x"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let ri = body["m2m:cin"]["ri"].as_str().unwrap().to_owned();
+    wait_for("the first attempt", Duration::from_secs(10), || {
+        !target.arrived.lock().unwrap().is_empty()
+    })
+    .await;
+    server.child.kill().unwrap(); // SIGKILL, while the attempt is unanswered
+    let _ = server.child.wait();
+    let first = target.arrived.lock().unwrap()[0].clone();
+    assert_eq!(first.1, ri);
+    assert!(target.answered.lock().unwrap().is_empty());
+
+    // Back up: the restarted node delivers it, with the same rqi.
+    target.answering.store(true, Ordering::SeqCst);
+    let mut server = start_server(store);
+    wait_for("the re-delivery", Duration::from_secs(15), || {
+        !target.answered.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        target.answered.lock().unwrap().clone(),
+        vec![first.clone()],
+        "re-delivered with the rqi of the first attempt"
+    );
+
+    // Settled, it is gone from the outbox: another restart sends nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let mut server = start_server(store);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        target.answered.lock().unwrap().clone(),
+        vec![first],
+        "a delivered notification is not sent again"
+    );
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
+
+#[tokio::test]
+async fn a_notification_queued_by_a_killed_node_is_delivered_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    redelivered_after_kill_9(&["--data-dir".into(), dir.path().into()]).await;
+}
+
+#[tokio::test]
+async fn postgres_a_notification_queued_by_a_killed_node_is_delivered_after_the_restart() {
+    let url = match std::env::var("URBIS_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!! URBIS_TEST_DATABASE_URL not set: the PostgreSQL outbox test did NOT run. !!\n"
+            );
+            return;
+        }
+    };
+    let schema = ScratchSchema::create(&url).expect("scratch schema");
+    redelivered_after_kill_9(&["--database-url".into(), schema.url().into()]).await;
+}
