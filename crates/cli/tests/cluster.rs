@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use urbis_model::time;
 use urbis_store::postgres::ScratchSchema;
@@ -73,15 +73,11 @@ async fn receiver() -> (String, Received) {
                     // node 0 dies with notifications not yet sent.
                     tokio::time::sleep(Duration::from_millis(30)).await;
                 }
-                let mut headers = HeaderMap::new();
-                headers.insert("X-M2M-RSC", "2000".parse().unwrap());
-                (StatusCode::OK, headers)
+                common::notification_ok()
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = common::serve_on_loopback(app).await;
     (url, received)
 }
 

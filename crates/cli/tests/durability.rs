@@ -5,14 +5,14 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use urbis_store::postgres::ScratchSchema;
 
 mod common;
-use common::{start, urbis, Server};
+use common::{admin_send, start_server};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Where a server keeps its data: `--data-dir DIR` or `--database-url URL`.
 fn in_dir(dir: &Path) -> Vec<OsString> {
@@ -38,27 +38,6 @@ fn scratch_schema() -> Option<ScratchSchema> {
             None
         }
     }
-}
-
-fn start_server(store: &[OsString]) -> Server {
-    let mut command = urbis();
-    command
-        .args(["serve", "--http-addr", "127.0.0.1:0"])
-        .args(store)
-        .stderr(Stdio::inherit());
-    start(command)
-}
-
-async fn send(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    ty: Option<u32>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    common::admin_request(&reqwest::Client::new(), base, method, path, ty, body)
-        .await
-        .expect("an answer with X-M2M-RSC")
 }
 
 #[tokio::test]
@@ -91,7 +70,7 @@ async fn postgres_acknowledged_writes_survive_kill_9() {
 
 async fn clean_restart(store: &[OsString]) {
     let mut server = start_server(store);
-    let (rsc, _) = send(
+    let (rsc, _) = admin_send(
         &server.base,
         reqwest::Method::POST,
         "/cse-in",
@@ -111,7 +90,7 @@ async fn clean_restart(store: &[OsString]) {
     assert!(exit.success(), "urbis exited with {exit:?} on SIGTERM");
 
     let mut server = start_server(store);
-    let (rsc, body) = send(
+    let (rsc, body) = admin_send(
         &server.base,
         reqwest::Method::GET,
         "/cse-in/keep",
@@ -121,7 +100,7 @@ async fn clean_restart(store: &[OsString]) {
     .await;
     assert_eq!(rsc, 2000);
     assert_eq!(body["m2m:cnt"]["lbl"], json!(["k"]));
-    let (rsc, body) = send(
+    let (rsc, body) = admin_send(
         &server.base,
         reqwest::Method::GET,
         "/cse-in?fu=1&lbl=k",
@@ -137,7 +116,7 @@ async fn clean_restart(store: &[OsString]) {
 
 async fn kill_9(store: &[OsString]) {
     let mut server = start_server(store);
-    let (rsc, _) = send(
+    let (rsc, _) = admin_send(
         &server.base,
         reqwest::Method::POST,
         "/cse-in",
@@ -155,7 +134,7 @@ async fn kill_9(store: &[OsString]) {
             for i in 0..25 {
                 let rn = format!("r{writer}-{i}");
                 let body = json!({"m2m:cin": {"rn": rn, "con": i}});
-                let (rsc, _) = send(
+                let (rsc, _) = admin_send(
                     &base,
                     reqwest::Method::POST,
                     "/cse-in/meter",
@@ -180,7 +159,7 @@ async fn kill_9(store: &[OsString]) {
 
     let mut server = start_server(store);
     for rn in &acknowledged {
-        let (rsc, _) = send(
+        let (rsc, _) = admin_send(
             &server.base,
             reqwest::Method::GET,
             &format!("/cse-in/meter/{rn}"),
@@ -190,7 +169,7 @@ async fn kill_9(store: &[OsString]) {
         .await;
         assert_eq!(rsc, 2000, "acknowledged {rn} lost after kill -9");
     }
-    let (_, container) = send(
+    let (_, container) = admin_send(
         &server.base,
         reqwest::Method::GET,
         "/cse-in/meter",

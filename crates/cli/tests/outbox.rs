@@ -5,17 +5,16 @@
 //! database (.ci/run sets it).
 
 use std::ffi::OsString;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use urbis_store::postgres::ScratchSchema;
 
 mod common;
-use common::{start, urbis, Server};
+use common::{admin_send, start_server};
 
 /// A notification target that answers only while `answering`; otherwise it
 /// holds every request unanswered. Every request for an instance is noted
@@ -51,37 +50,12 @@ async fn target() -> (String, Arc<Target>) {
                     }
                     state.answered.lock().unwrap().push(seen);
                 }
-                let mut headers = HeaderMap::new();
-                headers.insert("X-M2M-RSC", "2000".parse().unwrap());
-                (StatusCode::OK, headers)
+                common::notification_ok()
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = common::serve_on_loopback(app).await;
     (url, state)
-}
-
-fn start_server(store: &[OsString]) -> Server {
-    let mut command = urbis();
-    command
-        .args(["serve", "--http-addr", "127.0.0.1:0"])
-        .args(store)
-        .stderr(Stdio::inherit());
-    start(command)
-}
-
-async fn send(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    ty: Option<u32>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    common::admin_request(&reqwest::Client::new(), base, method, path, ty, body)
-        .await
-        .expect("an answer with X-M2M-RSC")
 }
 
 async fn wait_for(what: &str, timeout: Duration, check: impl Fn() -> bool) {
@@ -95,7 +69,7 @@ async fn wait_for(what: &str, timeout: Duration, check: impl Fn() -> bool) {
 async fn redelivered_after_kill_9(store: &[OsString]) {
     let (url, target) = target().await;
     let mut server = start_server(store);
-    let (rsc, _) = send(
+    let (rsc, _) = admin_send(
         &server.base,
         reqwest::Method::POST,
         "/cse-in",
@@ -105,7 +79,7 @@ async fn redelivered_after_kill_9(store: &[OsString]) {
     .await;
     assert_eq!(rsc, 2001);
     let sub = json!({"m2m:sub": {"rn": "watch", "nu": [url], "enc": {"net": [3]}}});
-    let (rsc, body) = send(
+    let (rsc, body) = admin_send(
         &server.base,
         reqwest::Method::POST,
         "/cse-in/box",
@@ -118,7 +92,7 @@ async fn redelivered_after_kill_9(store: &[OsString]) {
     // The target stops answering; the event is acknowledged, its
     // notification is on its way, and the node dies before an answer.
     target.answering.store(false, Ordering::SeqCst);
-    let (rsc, body) = send(
+    let (rsc, body) = admin_send(
         &server.base,
         reqwest::Method::POST,
         "/cse-in/box",

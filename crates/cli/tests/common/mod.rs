@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -43,6 +44,30 @@ pub fn start(mut command: Command) -> Server {
     Server { child, base }
 }
 
+/// `urbis serve` on a free port with the given store arguments (none: the
+/// default embedded store), its log on the test's stderr.
+pub fn start_server(store: &[OsString]) -> Server {
+    let mut command = urbis();
+    command
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .args(store)
+        .stderr(Stdio::inherit());
+    start(command)
+}
+
+/// [`admin_request`] that must be answered.
+pub async fn admin_send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    ty: Option<u32>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    admin_request(&reqwest::Client::new(), base, method, path, ty, body)
+        .await
+        .expect("an answer with X-M2M-RSC")
+}
+
 /// One request as the admin originator; `None` when no answer with an
 /// `X-M2M-RSC` came (e.g. the server is gone).
 pub async fn admin_request(
@@ -76,4 +101,22 @@ pub async fn admin_request(
         .ok()?;
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
     Some((rsc, body))
+}
+
+/// What a notification receiver answers: 200 with `X-M2M-RSC: 2000`.
+pub fn notification_ok() -> (axum::http::StatusCode, axum::http::HeaderMap) {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("X-M2M-RSC", axum::http::HeaderValue::from_static("2000"));
+    (axum::http::StatusCode::OK, headers)
+}
+
+/// Serve `app` on a free loopback port for the rest of the test; returns
+/// its base URL (`http://127.0.0.1:PORT/`).
+pub async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}/", listener.local_addr().expect("its address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
 }
