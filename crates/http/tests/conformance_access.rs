@@ -24,32 +24,6 @@ fn rules(entries: &[(&[&str], u32)]) -> Value {
     json!({"acr": acr})
 }
 
-/// Owner AE `owner` with an ACP `policy` (pv as given, pvs: owner all) and a
-/// container `box` governed by it. Returns the owner's AE-ID and the ACP ri.
-async fn protected_container(cse: &common::TestCse, pv: Value) -> (String, String) {
-    let owner = cse.register_ae("owner", None).await;
-    let policy = cse
-        .create(
-            "/cse-in/owner",
-            &owner,
-            1,
-            acp("policy", pv, rules(&[(&[&owner], ALL)])),
-        )
-        .await;
-    assert_eq!(policy.rsc, 2001, "acp: {}", policy.body);
-    let acp_ri = policy.at("/m2m:acp/ri").as_str().expect("ri").to_owned();
-    let cnt = cse
-        .create(
-            "/cse-in/owner",
-            &owner,
-            3,
-            json!({"m2m:cnt": {"rn": "box", "acpi": [acp_ri]}}),
-        )
-        .await;
-    assert_eq!(cnt.rsc, 2001, "container: {}", cnt.body);
-    (owner, acp_ri)
-}
-
 #[tokio::test]
 async fn acp_creation_with_privileges_and_self_privileges() {
     let cse = common::start().await;
@@ -244,7 +218,9 @@ async fn acp_with_empty_self_privileges_is_refused_with_4000() {
 #[tokio::test]
 async fn acp_self_privileges_cannot_be_removed_or_emptied() {
     let cse = common::start().await;
-    let (owner, _) = protected_container(&cse, rules(&[(&["all"], RETRIEVE)])).await;
+    let (owner, _) = cse
+        .protected_container(rules(&[(&["all"], RETRIEVE)]))
+        .await;
     let removed = cse
         .update(
             "/cse-in/owner/policy",
@@ -269,11 +245,9 @@ async fn acp_self_privileges_cannot_be_removed_or_emptied() {
 async fn acop_retrieve_only_allows_retrieve_and_nothing_else() {
     let cse = common::start().await;
     let friend = cse.register_ae("friend", None).await;
-    let (owner, _) = protected_container(
-        &cse,
-        rules(&[(&["Cowner"], ALL), (&[friend.as_str()], RETRIEVE)]),
-    )
-    .await;
+    let (owner, _) = cse
+        .protected_container(rules(&[(&["Cowner"], ALL), (&[friend.as_str()], RETRIEVE)]))
+        .await;
     assert_eq!(owner, "Cowner");
 
     let read = cse.retrieve("/cse-in/owner/box", &friend).await;
@@ -320,7 +294,7 @@ async fn acop_bits_grant_exactly_their_operations() {
         (&[updater.as_str()], UPDATE),
         (&[deleter.as_str()], DELETE),
     ]);
-    protected_container(&cse, pv).await;
+    cse.protected_container(pv).await;
     let path = "/cse-in/owner/box";
 
     assert_eq!(
@@ -365,11 +339,8 @@ async fn acop_bits_grant_exactly_their_operations() {
 async fn content_instances_follow_the_containers_policy() {
     let cse = common::start().await;
     let reader = cse.register_ae("reader", None).await;
-    protected_container(
-        &cse,
-        rules(&[(&["Cowner"], ALL), (&[reader.as_str()], RETRIEVE)]),
-    )
-    .await;
+    cse.protected_container(rules(&[(&["Cowner"], ALL), (&[reader.as_str()], RETRIEVE)]))
+        .await;
     let created = cse
         .create(
             "/cse-in/owner/box",
@@ -401,7 +372,8 @@ async fn content_instances_follow_the_containers_policy() {
 #[tokio::test]
 async fn acor_all_matches_any_originator() {
     let cse = common::start().await;
-    protected_container(&cse, rules(&[(&["Cowner"], ALL), (&["all"], RETRIEVE)])).await;
+    cse.protected_container(rules(&[(&["Cowner"], ALL), (&["all"], RETRIEVE)]))
+        .await;
     for originator in ["Canyone", "Cwhatever", "Sxyz"] {
         let answer = cse.retrieve("/cse-in/owner/box", originator).await;
         assert_eq!(answer.rsc, 2000, "{originator}: {}", answer.body);
@@ -419,7 +391,8 @@ async fn acor_all_matches_any_originator() {
 #[tokio::test]
 async fn acor_with_wildcard_matches_originators_by_prefix() {
     let cse = common::start().await;
-    protected_container(&cse, rules(&[(&["Cowner"], ALL), (&["Cabc*"], RETRIEVE)])).await;
+    cse.protected_container(rules(&[(&["Cowner"], ALL), (&["Cabc*"], RETRIEVE)]))
+        .await;
     for allowed in ["Cabc", "Cabc1", "CabcDEF"] {
         let answer = cse.retrieve("/cse-in/owner/box", allowed).await;
         assert_eq!(answer.rsc, 2000, "{allowed}: {}", answer.body);
@@ -435,10 +408,10 @@ async fn acor_in_sp_relative_form_matches_the_local_originator() {
     let cse = common::start().await;
     let friend = cse.register_ae("friend", None).await;
     let sp_relative = format!("/id-in/{friend}");
-    protected_container(
-        &cse,
-        rules(&[(&["Cowner"], ALL), (&[sp_relative.as_str()], RETRIEVE)]),
-    )
+    cse.protected_container(rules(&[
+        (&["Cowner"], ALL),
+        (&[sp_relative.as_str()], RETRIEVE),
+    ]))
     .await;
     assert_eq!(cse.retrieve("/cse-in/owner/box", &friend).await.rsc, 2000);
     // And the originator may present itself SP-relative or absolute too.
@@ -532,7 +505,8 @@ async fn acp_creator_without_self_privileges_cannot_read_it() {
 #[tokio::test]
 async fn admin_originator_bypasses_access_control() {
     let cse = common::start().await;
-    protected_container(&cse, rules(&[(&["Cowner"], RETRIEVE)])).await;
+    cse.protected_container(rules(&[(&["Cowner"], RETRIEVE)]))
+        .await;
     let path = "/cse-in/owner/box";
     assert_eq!(cse.retrieve(path, common::ADMIN).await.rsc, 2000);
     assert_eq!(
@@ -727,7 +701,7 @@ async fn acpi_may_name_the_policy_by_structured_address() {
 #[tokio::test]
 async fn changing_pv_takes_effect_immediately() {
     let cse = common::start().await;
-    let (owner, _) = protected_container(&cse, rules(&[(&["Cowner"], ALL)])).await;
+    let (owner, _) = cse.protected_container(rules(&[(&["Cowner"], ALL)])).await;
     assert_eq!(cse.retrieve("/cse-in/owner/box", "Clater").await.rsc, 4103);
     let updated = cse
         .update(
@@ -771,8 +745,9 @@ async fn acpi_update_must_name_an_existing_policy() {
 #[tokio::test]
 async fn acpi_update_needs_update_rights_in_the_current_policies_self_privileges() {
     let cse = common::start().await;
-    let (owner, _) =
-        protected_container(&cse, rules(&[(&["Cowner"], ALL), (&["Cmallory"], ALL)])).await;
+    let (owner, _) = cse
+        .protected_container(rules(&[(&["Cowner"], ALL), (&["Cmallory"], ALL)]))
+        .await;
     let other_policy = cse
         .create(
             "/cse-in/owner",
@@ -820,7 +795,8 @@ async fn acpi_update_needs_update_rights_in_the_current_policies_self_privileges
 #[tokio::test]
 async fn acop_discovery_only_allows_discovery_but_not_retrieve() {
     let cse = common::start().await;
-    protected_container(&cse, rules(&[(&["Cowner"], ALL), (&["Cfinder"], 32)])).await;
+    cse.protected_container(rules(&[(&["Cowner"], ALL), (&["Cfinder"], 32)]))
+        .await;
     let found = cse
         .send(
             reqwest::Method::GET,
@@ -856,7 +832,7 @@ async fn rules_limited_to_attributes_grant_only_those_attributes() {
         {"acor": [reader], "acop": 2 + 4, "aca": ["lbl"]},
         {"acor": [reader], "acop": 1, "aca": ["lbl", "rn"]}
     ]});
-    let (_, _) = protected_container(&cse, pv).await;
+    let (_, _) = cse.protected_container(pv).await;
 
     let full = cse.retrieve("/cse-in/owner/box", reader).await;
     assert_eq!(

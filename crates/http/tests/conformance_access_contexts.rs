@@ -19,33 +19,11 @@ const ALL: u32 = 63;
 /// plus the given rule attributes, e.g. `acco`), and a container `box`
 /// governed by it. Returns the owner's AE-ID.
 async fn guarded_box(cse: &common::TestCse, friend: &str, acop: u32, extra: Value) -> String {
-    let owner = cse.register_ae("owner", None).await;
     let mut rule = json!({"acor": [friend], "acop": acop});
     if let (Some(rule), Some(extra)) = (rule.as_object_mut(), extra.as_object()) {
         rule.extend(extra.clone());
     }
-    let policy = cse
-        .create(
-            "/cse-in/owner",
-            &owner,
-            1,
-            json!({"m2m:acp": {"rn": "policy",
-                "pv": {"acr": [rule]},
-                "pvs": {"acr": [{"acor": [owner], "acop": ALL}]}}}),
-        )
-        .await;
-    assert_eq!(policy.rsc, 2001, "acp: {}", policy.body);
-    let acp_ri = policy.at("/m2m:acp/ri").as_str().expect("ri").to_owned();
-    let cnt = cse
-        .create(
-            "/cse-in/owner",
-            &owner,
-            3,
-            json!({"m2m:cnt": {"rn": "box", "acpi": [acp_ri]}}),
-        )
-        .await;
-    assert_eq!(cnt.rsc, 2001, "container: {}", cnt.body);
-    owner
+    cse.protected_container(json!({"acr": [rule]})).await.0
 }
 
 async fn friend_reads_box(acco: Value) -> u16 {

@@ -196,6 +196,22 @@ impl TestCse {
         .await
     }
 
+    /// Owner AE `owner` with an ACP `policy` (`pv` as given; `pvs`: the owner
+    /// may do everything) and a container `box` governed by it. Returns the
+    /// owner's AE-ID and the ACP's ri.
+    pub async fn protected_container(&self, pv: Value) -> (String, String) {
+        let owner = self.register_ae("owner", None).await;
+        let acp = serde_json::json!({"m2m:acp": {"rn": "policy", "pv": pv,
+            "pvs": {"acr": [{"acor": [&owner], "acop": 63}]}}});
+        let policy = self.create("/cse-in/owner", &owner, 1, acp).await;
+        assert_eq!(policy.rsc, 2001, "acp: {}", policy.body);
+        let acp_ri = policy.at("/m2m:acp/ri").as_str().expect("ri").to_owned();
+        let cnt = serde_json::json!({"m2m:cnt": {"rn": "box", "acpi": [&acp_ri]}});
+        let cnt = self.create("/cse-in/owner", &owner, 3, cnt).await;
+        assert_eq!(cnt.rsc, 2001, "container: {}", cnt.body);
+        (owner, acp_ri)
+    }
+
     /// Register an AE named `name` with originator `C<name>`; returns its AE-ID.
     pub async fn register_ae(&self, name: &str, poa: Option<&str>) -> String {
         let mut ae = serde_json::json!({"m2m:ae": {"rn": name, "api": "Ntest", "rr": poa.is_some(), "srv": ["4"]}});
