@@ -8,7 +8,7 @@
 //! database. Where several nodes share a PostgreSQL database the cache is
 //! disabled (`Cache::disabled`): every lookup below falls through to `raw`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use urbis_model::Resource;
@@ -104,10 +104,33 @@ impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
 pub(crate) struct GroupChanges {
     touched: HashSet<String>,
     removed: Vec<String>,
+    /// The newest version of each resource (not instance) that a kept job of
+    /// this group wrote. Later jobs of the group read it here: a container
+    /// updated by every create of a group would otherwise be read back and
+    /// decoded from the database once per create.
+    written: HashMap<String, Arc<Resource>>,
     pub(crate) changes: Vec<Change>,
 }
 
 impl GroupChanges {
+    /// Keep a job's changes: they are published with the group, and later
+    /// jobs read what it wrote.
+    pub(crate) fn keep(&mut self, job: Vec<Change>) {
+        for change in &job {
+            if let Change::Put(resource) = change {
+                self.written
+                    .insert(resource.ri().to_owned(), Arc::clone(resource));
+            }
+        }
+        self.changes.extend(job);
+    }
+
+    /// Forget everything (the group's transaction was rolled back).
+    pub(crate) fn discard(&mut self) {
+        self.changes.clear();
+        self.written.clear();
+    }
+
     fn removed_covers(&self, path: &str) -> bool {
         self.removed.iter().any(|r| {
             path == r
@@ -139,6 +162,18 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
     /// This job's changes, to be added to the group's if the job is kept.
     pub(crate) fn into_changes(self) -> Vec<Change> {
         self.job
+    }
+
+    /// What this job, or a kept job before it in the group, wrote to `ri`:
+    /// the value the group's transaction holds, without asking the database.
+    /// Whatever a delete in the group may have removed is asked for again.
+    fn written(&self, ri: &str) -> Option<&Arc<Resource>> {
+        let own = self.job.iter().rev().find_map(|change| match change {
+            Change::Put(resource) if resource.ri() == ri => Some(resource),
+            _ => None,
+        });
+        own.or_else(|| self.group.written.get(ri))
+            .filter(|resource| !self.group.removed_covers(&resource.path))
     }
 
     /// Before a write: the rest of the group reads this resource from the
@@ -176,6 +211,9 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
 
 impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
     fn get(&self, ri: &str) -> StoreResult<Option<Resource>> {
+        if let Some(written) = self.written(ri) {
+            return Ok(Some((**written).clone()));
+        }
         let untouched = !self.group.touched.contains(ri);
         if untouched {
             if let Some(hit) = self
@@ -264,6 +302,10 @@ impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
 
     fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
         if self.cache.is_shared() {
+            // A row this group wrote is already locked by its transaction.
+            if let Some(written) = self.written(ri) {
+                return Ok(Some((**written).clone()));
+            }
             return self.raw.lock(ri);
         }
         self.get(ri)

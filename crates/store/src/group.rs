@@ -98,7 +98,7 @@ pub(crate) fn run_group<S: Session>(
         if !savepoints {
             lone_rollback = rollback;
             if !rollback {
-                changes.changes.extend(job_changes);
+                changes.keep(job_changes);
             }
             answers.extend(completion.map(|c| (c, None)));
             continue;
@@ -110,7 +110,7 @@ pub(crate) fn run_group<S: Session>(
         } else {
             match session.step(Step::Release) {
                 Ok(()) => {
-                    changes.changes.extend(job_changes);
+                    changes.keep(job_changes);
                     answers.extend(completion.map(|c| (c, None)));
                     continue;
                 }
@@ -133,9 +133,7 @@ pub(crate) fn run_group<S: Session>(
 
     let committed = match broken {
         Some(err) => Err(err),
-        None if lone_rollback => session.step(Step::Rollback).map(|()| {
-            changes.changes.clear();
-        }),
+        None if lone_rollback => session.step(Step::Rollback).map(|()| changes.discard()),
         None => session.step(Step::Commit),
     };
     match &committed {

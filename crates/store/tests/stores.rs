@@ -253,6 +253,61 @@ async fn grouped_writes(store: Arc<dyn Store>) {
     );
 }
 
+/// One group of jobs that each read a container, change its `cni` and write
+/// it back; the second fails after writing. A later job of the group must
+/// see what the kept jobs wrote, never what the failed one wrote.
+async fn group_reads_its_own_writes(store: Arc<dyn Store>) {
+    use std::sync::mpsc;
+    use urbis_store::{Completion, WriteJob};
+    seed(store.as_ref()).await;
+    let (release, hold) = mpsc::channel::<()>();
+    let (seen_tx, seen) = mpsc::channel::<(usize, Option<u64>)>();
+    let (done_tx, done) = mpsc::channel::<(usize, bool)>();
+    // Hold the writer, so that the jobs below queue up and form one group.
+    store.submit(Box::new(move |_txn| {
+        let _ = hold.recv_timeout(std::time::Duration::from_secs(5));
+        Completion {
+            rollback: false,
+            done: Box::new(|_| {}),
+        }
+    }));
+    let count = |step: usize, fail: bool| -> WriteJob {
+        let seen_tx = seen_tx.clone();
+        let done_tx = done_tx.clone();
+        Box::new(move |txn| {
+            let mut container = txn.lock("cnt1").unwrap().unwrap();
+            let _ = seen_tx.send((step, container.u64_attr("cni")));
+            container.set("cni", step as u64 * 10);
+            txn.update(&container, false).unwrap();
+            Completion {
+                rollback: fail,
+                done: Box::new(move |outcome| {
+                    let _ = done_tx.send((step, outcome.is_ok()));
+                }),
+            }
+        })
+    };
+    store.submit(count(1, false));
+    store.submit(count(2, true));
+    store.submit(count(3, false));
+    store.submit(count(4, false));
+    release.send(()).unwrap();
+    let mut answered = 0;
+    while answered < 4 {
+        let (_, ok) = tokio::task::block_in_place(|| done.recv()).unwrap();
+        assert!(ok, "every job is answered after the commit");
+        answered += 1;
+    }
+    let seen: Vec<(usize, Option<u64>)> = seen.try_iter().collect();
+    assert_eq!(
+        seen[1..],
+        [(2, Some(10)), (3, Some(10)), (4, Some(30))],
+        "each job reads the last kept write of its group, not the rolled-back one"
+    );
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.get("cnt1").unwrap().unwrap().u64_attr("cni"), Some(40));
+}
+
 /// Many readers alive at once, more than any pool has connections.
 async fn many_readers(store: &dyn Store) {
     seed(store).await;
@@ -293,6 +348,26 @@ async fn sqlite_file_store_behaves_and_persists() {
 async fn sqlite_concurrent_writers_are_grouped() {
     let dir = tempfile::tempdir().unwrap();
     grouped_writes(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_group_reads_its_own_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    group_reads_its_own_writes(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+    group_reads_its_own_writes(Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_group_reads_its_own_writes() {
+    let Some(url) = database_url() else { return };
+    for single_node in [false, true] {
+        let options = urbis_store::postgres::PostgresOptions {
+            readers: 2,
+            single_node,
+        };
+        let store = PostgresStore::scratch_with(&url, &options).unwrap();
+        group_reads_its_own_writes(Arc::new(store)).await;
+    }
 }
 
 #[tokio::test]
