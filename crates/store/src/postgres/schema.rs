@@ -13,13 +13,14 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
 /// timestamps sort as written, whatever the database's default collation.
-/// The JSON attributes are kept as text: stored and returned verbatim, never
-/// queried inside (the columns above carry everything that is looked up).
+/// The JSON attributes are kept as text: stored and returned verbatim, and
+/// not queried inside (the columns above carry what is looked up), but for
+/// a node's `ni` (migration 3).
 const V1: &str = r#"
 CREATE TABLE resources (
     seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -58,6 +59,15 @@ CREATE TABLE outbox (
     subscription TEXT,
     CONSTRAINT outbox_rqi_key UNIQUE (rqi)
 );
+"#;
+
+/// `<node>` resources by their `ni` (nodeID), which must be unique: the
+/// one lookup inside the JSON attributes. `body` stays text, so the index is
+/// on the expression `body::jsonb ->> 'ni'` (immutable, as an index needs),
+/// which `conn.rs` repeats verbatim in its query. Only nodes (`ty = 14`) are
+/// indexed, and only they are parsed when it is built.
+const V3: &str = r#"
+CREATE INDEX resources_node_ids ON resources ((body::jsonb ->> 'ni')) WHERE ty = 14;
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
