@@ -730,6 +730,42 @@ async fn nodes_by_id(store: Arc<dyn Store>) {
     assert_eq!(found[0].str_attr("ni"), Some("urn:dev:c"));
     drop(reader);
 
+    // NUL is valid in oneM2M strings (and PostgreSQL's jsonb refuses it):
+    // such nodes are stored and found, and only by their exact ni
+    write(store.as_ref(), |txn| {
+        txn.insert(&resource(
+            "nodnul",
+            "id-in",
+            14,
+            "cse-in/nodnul",
+            json!({"ni": "urn:dev:n\u{0}l", "hcl": "a\u{0}b"}),
+        ))?;
+        txn.insert(&resource(
+            "nodnul2",
+            "id-in",
+            14,
+            "cse-in/nodnul2",
+            json!({"ni": "urn:dev:plain", "hcl": "\\u0000 \u{0}"}),
+        ))?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:n\u{0}l").unwrap()),
+        ["nodnul"]
+    );
+    assert!(reader
+        .nodes_with_id("urn:dev:n\u{fffd}l")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:plain").unwrap()),
+        ["nodnul2"]
+    );
+    drop(reader);
+
     // a deleted node frees its ni
     write(store.as_ref(), |txn| {
         txn.delete_tree("cse-in/gateway")?;

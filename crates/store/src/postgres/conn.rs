@@ -179,8 +179,11 @@ const DESCENDANTS_WITH_LABEL: &str =
 const EXPIRED: &str = select!("WHERE et IS NOT NULL AND et < $1 ORDER BY et LIMIT $2");
 /// Nodes by their `ni`. `body` is text: the expression is the one the
 /// `resources_node_ids` index (migration 3) is built on, and `ty = 14` its
-/// predicate, both written out so that the planner matches them.
-const NODES_WITH_ID: &str = select!("WHERE ty = 14 AND (body::jsonb ->> 'ni') = $1 ORDER BY seq");
+/// predicate, both written out so that the planner matches them (see there
+/// for the `replace`).
+const NODES_WITH_ID: &str = select!(
+    r"WHERE ty = 14 AND (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni') = $1 ORDER BY seq"
+);
 const WATCHED: &str = "SELECT DISTINCT pi FROM resources WHERE ty = 23";
 /// The row and its labels in one round trip. A clash returns no row rather
 /// than an error, which would abort the whole transaction.
@@ -464,7 +467,12 @@ impl<C: Sql> ReadTxn for Raw<'_, C> {
         decode_all(self.query(&sql, &[])?)
     }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
-        decode_all(self.query(NODES_WITH_ID, &[&ni])?)
+        // The index holds NUL as U+FFFD (PostgreSQL text cannot hold NUL);
+        // the rows are then held to the exact `ni`.
+        let indexed = ni.replace('\0', "\u{fffd}");
+        let mut found = decode_all(self.query(NODES_WITH_ID, &[&indexed])?)?;
+        found.retain(|r| r.str_attr("ni") == Some(ni));
+        Ok(found)
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -63,11 +63,18 @@ CREATE TABLE outbox (
 
 /// `<node>` resources by their `ni` (nodeID), which must be unique: the
 /// one lookup inside the JSON attributes. `body` stays text, so the index is
-/// on the expression `body::jsonb ->> 'ni'` (immutable, as an index needs),
-/// which `conn.rs` repeats verbatim in its query. Only nodes (`ty = 14`) are
-/// indexed, and only they are parsed when it is built.
+/// on an expression (immutable, as an index needs), which `conn.rs` repeats
+/// verbatim in its query. `jsonb` refuses the escape `\u0000` anywhere in a
+/// document, which would make a node carrying a NUL in any attribute
+/// impossible to store (and fail its whole write group); the escape is
+/// therefore rewritten to `\ufffd` first. That keeps the JSON valid whatever
+/// precedes it (an escaped backslash before `u0000` leaves plain letters) and
+/// changes only the indexed value of an `ni` holding a NUL, which the lookup
+/// maps the same way and then compares exactly. Only nodes (`ty = 14`) are
+/// indexed, and only their bodies are parsed.
 const V3: &str = r#"
-CREATE INDEX resources_node_ids ON resources ((body::jsonb ->> 'ni')) WHERE ty = 14;
+CREATE INDEX resources_node_ids ON resources
+    ((replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni')) WHERE ty = 14;
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
