@@ -520,6 +520,32 @@ async fn node_ids_are_unique() {
     node(&cse, "lamp1b", "urn:dev:lamp-1").await;
 }
 
+/// Registrations racing for one nodeID: the writer checks each against the
+/// others of its write group (uncommitted yet), so exactly one wins.
+#[tokio::test]
+async fn racing_registrations_of_one_node_id_admit_one() {
+    let cse = common::start().await;
+    let register = |name: &'static str| {
+        cse.create(
+            "/cse-in",
+            ADMIN,
+            NODE,
+            json!({"m2m:nod": {"rn": name, "ni": "urn:dev:race"}}),
+        )
+    };
+    let (a, b, c, d, e, f) = tokio::join!(
+        register("race1"),
+        register("race2"),
+        register("race3"),
+        register("race4"),
+        register("race5"),
+        register("race6"),
+    );
+    let mut rscs: Vec<u16> = [a, b, c, d, e, f].iter().map(|x| x.rsc).collect();
+    rscs.sort_unstable();
+    assert_eq!(rscs, [2001, 4105, 4105, 4105, 4105, 4105]);
+}
+
 #[tokio::test]
 async fn node_attributes_are_checked() {
     let cse = common::start().await;

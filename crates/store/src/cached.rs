@@ -85,6 +85,11 @@ impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         self.raw.of_type(ty)
     }
+    // never cached: the database's index answers (and, on the writer, sees
+    // the group's uncommitted rows)
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.nodes_with_id(ni)
+    }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)
     }
@@ -271,6 +276,11 @@ impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
     }
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         self.raw.of_type(ty)
+    }
+    // never cached: the database's index answers (and, on the writer, sees
+    // the group's uncommitted rows)
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        self.raw.nodes_with_id(ni)
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)

@@ -93,6 +93,13 @@ pub trait ReadTxn {
     fn descendants_with_label(&self, path: &str, label: &str) -> StoreResult<Vec<Resource>>;
     /// Every resource of one type (for small sets such as groups).
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>>;
+    /// The `<node>` resources (type 14) whose stored `ni` (nodeID) is `ni`,
+    /// in no promised order: an indexed lookup (an expression index on the
+    /// body's `ni`, for type 14 only), so that checking a nodeID is unique
+    /// does not read every node. Resources of other types are never
+    /// returned, whatever attributes they carry. On the writer, it sees the
+    /// running group's uncommitted writes; it is never answered by the cache.
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>>;
     /// Up to `limit` resources whose `et` is before `now`, soonest first.
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>>;
     /// The stored attributes of each direct child of one type, as JSON text,

@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS resources_children ON resources (pi, ty, seq);
 CREATE INDEX IF NOT EXISTS resources_groups ON resources (seq) WHERE ty = 9;
 CREATE INDEX IF NOT EXISTS resources_subscriptions ON resources (pi) WHERE ty = 23;
 CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
+CREATE INDEX IF NOT EXISTS resources_node_ids ON resources (json_extract(body, '$.ni')) WHERE ty = 14;
 CREATE TABLE IF NOT EXISTS labels (
     lbl TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -56,6 +57,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 ";
 
 const COLUMNS: &str = "ri, ty, path, creator, body";
+/// The tail of the node lookup by `ni` (after `SELECT columns FROM`).
+const NODES_WITH_ID: &str =
+    "resources WHERE ty = 14 AND json_extract(body, '$.ni') = ?1 ORDER BY seq";
 
 enum Mode {
     File {
@@ -441,6 +445,15 @@ mod sql {
             [],
         )
     }
+    /// Nodes by their `ni`: the expression and the `ty = 14` literal match
+    /// the `resources_node_ids` index exactly, so SQLite uses it.
+    pub(super) fn nodes_with_id(conn: &Connection, ni: &str) -> StoreResult<Vec<Resource>> {
+        query_many(
+            conn,
+            &format!("SELECT {COLUMNS} FROM {NODES_WITH_ID}"),
+            [ni],
+        )
+    }
     pub(super) fn expired(
         conn: &Connection,
         now: &str,
@@ -523,6 +536,9 @@ impl<T: HasConn> ReadTxn for T {
     }
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         sql::of_type(self.conn(), ty)
+    }
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        sql::nodes_with_id(self.conn(), ni)
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         sql::expired(self.conn(), now, limit)
@@ -748,4 +764,50 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<(i64, OutboxEntry)> {
             subscription: row.get(4)?,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(["urn:dev:x"], |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    }
+
+    #[test]
+    fn nodes_are_found_by_id_through_their_index() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let plan = plan(&conn, &format!("SELECT {COLUMNS} FROM {NODES_WITH_ID}"));
+        assert!(
+            plan.contains("USING INDEX resources_node_ids"),
+            "the lookup scans: {plan}"
+        );
+    }
+
+    #[test]
+    fn an_existing_store_gains_the_node_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("urbis.db");
+        {
+            // a store of schema version 2, from before the index
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn).unwrap();
+            conn.execute_batch("DROP INDEX resources_node_ids").unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        migrate(&conn).unwrap();
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'resources_node_ids'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+    }
 }

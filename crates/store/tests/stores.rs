@@ -730,3 +730,203 @@ async fn claim_once_gone(store: &dyn Store) -> Vec<OutboxEntry> {
     }
     Vec::new()
 }
+
+fn node(ri: &str, path: &str, ni: &str) -> Resource {
+    resource(ri, "id-in", 14, path, json!({ "ni": ni }))
+}
+
+fn node_ids(found: Vec<Resource>) -> Vec<String> {
+    let mut ris: Vec<String> = found.iter().map(|r| r.ri().to_owned()).collect();
+    ris.sort();
+    ris
+}
+
+/// What registering a node checks: is its `ni` taken by another node?
+fn refuse_taken_ni(txn: &dyn urbis_store::WriteTxn, node: &Resource) -> Result<(), CseError> {
+    let ni = node.str_attr("ni").unwrap();
+    if txn
+        .nodes_with_id(ni)?
+        .iter()
+        .any(|other| other.ri() != node.ri())
+    {
+        return Err(CseError::new(Rsc::Conflict, format!("nodeID {ni} taken")));
+    }
+    Ok(())
+}
+
+/// `nodes_with_id`: nodes only, by their current `ni`, on the writer too
+/// (within a job and across the jobs of one group).
+async fn nodes_by_id(store: Arc<dyn Store>) {
+    seed(store.as_ref()).await;
+    write(store.as_ref(), |txn| {
+        // a generated name (queued on PostgreSQL) and a chosen one
+        txn.insert(&node("nod1", "cse-in/nod1", "urn:dev:a"))?;
+        txn.insert(&node("nod2", "cse-in/gateway", "urn:dev:b"))?;
+        // not a node, though it carries an `ni`
+        txn.insert(&resource(
+            "cntni",
+            "ae1",
+            3,
+            "cse-in/ae1/cntni",
+            json!({"ni": "urn:dev:a"}),
+        ))?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:a").unwrap()),
+        ["nod1"]
+    );
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:b").unwrap()),
+        ["nod2"]
+    );
+    assert!(reader.nodes_with_id("urn:dev:c").unwrap().is_empty());
+    assert!(reader.nodes_with_id("").unwrap().is_empty());
+    drop(reader);
+
+    // the lookup follows an update, within the job and after the commit
+    write(store.as_ref(), |txn| {
+        let mut moved = txn.get("nod1")?.unwrap();
+        moved.set("ni", "urn:dev:c");
+        txn.update(&moved, false)?;
+        assert!(txn.nodes_with_id("urn:dev:a")?.is_empty(), "old ni is free");
+        assert_eq!(node_ids(txn.nodes_with_id("urn:dev:c")?), ["nod1"]);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert!(reader.nodes_with_id("urn:dev:a").unwrap().is_empty());
+    let found = reader.nodes_with_id("urn:dev:c").unwrap();
+    assert_eq!(node_ids(found.clone()), ["nod1"]);
+    assert_eq!(found[0].str_attr("ni"), Some("urn:dev:c"));
+    drop(reader);
+
+    // NUL is valid in oneM2M strings (and PostgreSQL's jsonb refuses it):
+    // such nodes are stored and found, and only by their exact ni
+    write(store.as_ref(), |txn| {
+        txn.insert(&resource(
+            "nodnul",
+            "id-in",
+            14,
+            "cse-in/nodnul",
+            json!({"ni": "urn:dev:n\u{0}l", "hcl": "a\u{0}b"}),
+        ))?;
+        txn.insert(&resource(
+            "nodnul2",
+            "id-in",
+            14,
+            "cse-in/nodnul2",
+            json!({"ni": "urn:dev:plain", "hcl": "\\u0000 \u{0}"}),
+        ))?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:n\u{0}l").unwrap()),
+        ["nodnul"]
+    );
+    assert!(reader
+        .nodes_with_id("urn:dev:n\u{fffd}l")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        node_ids(reader.nodes_with_id("urn:dev:plain").unwrap()),
+        ["nodnul2"]
+    );
+    drop(reader);
+
+    // a deleted node frees its ni
+    write(store.as_ref(), |txn| {
+        txn.delete_tree("cse-in/gateway")?;
+        assert!(txn.nodes_with_id("urn:dev:b")?.is_empty());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(store
+        .reader()
+        .unwrap()
+        .nodes_with_id("urn:dev:b")
+        .unwrap()
+        .is_empty());
+
+    // Two jobs of one group register the same ni: the second sees the
+    // first's uncommitted node and is refused. A job holding the writer
+    // makes sure both wait in the queue, to be taken as one group.
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            write(store.as_ref(), move |_| {
+                gate.recv().unwrap();
+                Ok(())
+            })
+            .await
+        })
+    };
+    let register = |ri: &'static str, check_uncommitted: bool| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let outer = store.clone();
+            write(outer.as_ref(), move |txn| {
+                let candidate = node(ri, &format!("cse-in/{ri}"), "urn:dev:twin");
+                if check_uncommitted {
+                    // the first job's node is not committed yet: same group
+                    assert!(store
+                        .reader()
+                        .unwrap()
+                        .nodes_with_id("urn:dev:twin")
+                        .unwrap()
+                        .is_empty());
+                    assert_eq!(node_ids(txn.nodes_with_id("urn:dev:twin")?), ["twin1"]);
+                }
+                refuse_taken_ni(txn, &candidate)?;
+                txn.insert(&candidate)?;
+                Ok(())
+            })
+            .await
+        })
+    };
+    let first = register("twin1", false);
+    let second = register("twin2", true);
+    // let both tasks submit their jobs behind the holder
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    open.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    first.await.unwrap().unwrap();
+    let refused = second
+        .await
+        .unwrap()
+        .expect_err("the second twin is refused");
+    assert_eq!(refused.rsc, Rsc::Conflict, "{refused:?}");
+    assert_eq!(
+        node_ids(
+            store
+                .reader()
+                .unwrap()
+                .nodes_with_id("urn:dev:twin")
+                .unwrap()
+        ),
+        ["twin1"]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_nodes_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    nodes_by_id(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+async fn postgres_nodes_by_id() {
+    let Some(store) = postgres() else { return };
+    nodes_by_id(Arc::new(store)).await;
+}

@@ -88,24 +88,15 @@ fn check_node_id_unique(ctx: &mut WriteCtx<'_>, node: &Resource) -> CseResult<()
     let Some(ni) = node.str_attr("ni") else {
         return Ok(());
     };
-    // Nodes live under the CSEBase or a remoteCSE: reading their children
-    // (an indexed range) touches only nodes, not every resource.
-    let base = ctx.config.cse_id_bare();
-    let mut parents = vec![base.to_owned()];
-    for csr in ctx.txn.children(base, Some(ResourceType::RemoteCse.ty()))? {
-        parents.push(csr.ri().to_owned());
-    }
-    let mut clash = false;
-    for parent in &parents {
-        clash = ctx
-            .txn
-            .children(parent, Some(ResourceType::Node.ty()))?
-            .into_iter()
-            .any(|other| other.ri() != node.ri() && other.str_attr("ni") == Some(ni));
-        if clash {
-            break;
-        }
-    }
+    // The rule is about the nodes under the CSEBase and its remoteCSEs, but
+    // those are the only parents a <node> may have (`KIND.parents`), so every
+    // type-14 resource is one of them: one indexed lookup by `ni` (which on
+    // the writer also sees the nodes earlier jobs of this group created).
+    let clash = ctx
+        .txn
+        .nodes_with_id(ni)?
+        .iter()
+        .any(|other| other.ri() != node.ri());
     if clash {
         return Err(CseError::new(
             Rsc::Conflict,

@@ -177,6 +177,13 @@ const DESCENDANTS_WITH_LABEL: &str =
     "SELECT r.ri, r.ty, r.path, r.creator, r.body FROM labels l JOIN resources r ON r.seq = l.seq
      WHERE l.lbl = $1 AND r.path > $2 AND r.path < $3 ORDER BY r.seq";
 const EXPIRED: &str = select!("WHERE et IS NOT NULL AND et < $1 ORDER BY et LIMIT $2");
+/// Nodes by their `ni`. `body` is text: the expression is the one the
+/// `resources_node_ids` index (migration 3) is built on, and `ty = 14` its
+/// predicate, both written out so that the planner matches them (see there
+/// for the `replace`).
+const NODES_WITH_ID: &str = select!(
+    r"WHERE ty = 14 AND (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni') = $1 ORDER BY seq"
+);
 const WATCHED: &str = "SELECT DISTINCT pi FROM resources WHERE ty = 23";
 /// The row and its labels in one round trip. A clash returns no row rather
 /// than an error, which would abort the whole transaction.
@@ -459,6 +466,14 @@ impl<C: Sql> ReadTxn for Raw<'_, C> {
         let sql = format!(select!("WHERE ty = {} ORDER BY seq"), ty);
         decode_all(self.query(&sql, &[])?)
     }
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        // The index holds NUL as U+FFFD (PostgreSQL text cannot hold NUL);
+        // the rows are then held to the exact `ni`.
+        let indexed = ni.replace('\0', "\u{fffd}");
+        let mut found = decode_all(self.query(NODES_WITH_ID, &[&indexed])?)?;
+        found.retain(|r| r.str_attr("ni") == Some(ni));
+        Ok(found)
+    }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         decode_all(self.query(EXPIRED, &[&now, &limit])?)
@@ -533,5 +548,37 @@ impl<C: Sql> WriteTxn for Raw<'_, C> {
 
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
         Raw::outbox_list(self, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::{PostgresStore, ScratchSchema};
+
+    /// The node lookup's expression is the index's: with sequential scans
+    /// off (a test table is too small to bother otherwise), the planner
+    /// takes `resources_node_ids`.
+    #[test]
+    fn nodes_are_found_by_id_through_their_index() {
+        let Ok(url) = std::env::var("URBIS_TEST_DATABASE_URL") else {
+            eprintln!("URBIS_TEST_DATABASE_URL not set: PostgreSQL plan not checked");
+            return;
+        };
+        let schema = ScratchSchema::create(&url).unwrap();
+        drop(PostgresStore::open(schema.url(), 1).unwrap()); // migrates
+        let mut client = Client::connect(schema.url(), NoTls).unwrap();
+        client.batch_execute("SET enable_seqscan = off").unwrap();
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {NODES_WITH_ID}"), &[&"urn:dev:x"])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("resources_node_ids"),
+            "the lookup scans: {plan}"
+        );
     }
 }

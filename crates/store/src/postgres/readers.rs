@@ -146,6 +146,10 @@ impl ReadTxn for Dispatch<'_> {
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         self.readers.call(move |raw| raw.of_type(ty))
     }
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        let ni = ni.to_owned();
+        self.readers.call(move |raw| raw.nodes_with_id(&ni))
+    }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         let now = now.to_owned();
         self.readers.call(move |raw| raw.expired(&now, limit))

@@ -13,13 +13,14 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
 /// timestamps sort as written, whatever the database's default collation.
-/// The JSON attributes are kept as text: stored and returned verbatim, never
-/// queried inside (the columns above carry everything that is looked up).
+/// The JSON attributes are kept as text: stored and returned verbatim, and
+/// not queried inside (the columns above carry what is looked up), but for
+/// a node's `ni` (migration 3).
 const V1: &str = r#"
 CREATE TABLE resources (
     seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -58,6 +59,22 @@ CREATE TABLE outbox (
     subscription TEXT,
     CONSTRAINT outbox_rqi_key UNIQUE (rqi)
 );
+"#;
+
+/// `<node>` resources by their `ni` (nodeID), which must be unique: the
+/// one lookup inside the JSON attributes. `body` stays text, so the index is
+/// on an expression (immutable, as an index needs), which `conn.rs` repeats
+/// verbatim in its query. `jsonb` refuses the escape `\u0000` anywhere in a
+/// document, which would make a node carrying a NUL in any attribute
+/// impossible to store (and fail its whole write group); the escape is
+/// therefore rewritten to `\ufffd` first. That keeps the JSON valid whatever
+/// precedes it (an escaped backslash before `u0000` leaves plain letters) and
+/// changes only the indexed value of an `ni` holding a NUL, which the lookup
+/// maps the same way and then compares exactly. Only nodes (`ty = 14`) are
+/// indexed, and only their bodies are parsed.
+const V3: &str = r#"
+CREATE INDEX resources_node_ids ON resources
+    ((replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni')) WHERE ty = 14;
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (

@@ -35,6 +35,7 @@ use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
 const SUBSCRIPTION: u32 = 23;
+const NODE: u32 = 14;
 
 /// How the writer shares the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +233,22 @@ impl GroupLog {
 
     fn patch_all(&self, rows: Vec<Resource>) -> Vec<Resource> {
         rows.into_iter().filter_map(|r| self.patch(r)).collect()
+    }
+
+    /// The newest value of every resource of type `ty` this group wrote and
+    /// did not delete since.
+    fn written_of_type(&self, ty: u32) -> Vec<&Arc<Resource>> {
+        let mut ris: Vec<&str> = Vec::new();
+        for (_, entry) in &self.log {
+            if let Entry::Wrote { resource, .. } = entry {
+                if resource.ty == ty && !ris.contains(&resource.ri()) {
+                    ris.push(resource.ri());
+                }
+            }
+        }
+        ris.into_iter()
+            .filter_map(|ri| self.find(ri).flatten())
+            .collect()
     }
 
     fn holds_lock(&self, ri: &str) -> bool {
@@ -563,6 +580,25 @@ impl ReadTxn for WriterTxn<'_> {
     }
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         self.statement(|raw, group| Ok(group.patch_all(raw.of_type(ty)?)))
+    }
+    fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
+        // The database has the group's inserts (sent ahead of the statement)
+        // but not its deferred updates: a node whose `ni` this group changed
+        // is found under its old `ni` there. So the rows are patched and
+        // checked again, and the group's own nodes are added.
+        self.statement(|raw, group| {
+            let mut found: Vec<Resource> = group
+                .patch_all(raw.nodes_with_id(ni)?)
+                .into_iter()
+                .filter(|r| r.str_attr("ni") == Some(ni))
+                .collect();
+            for own in group.written_of_type(NODE) {
+                if own.str_attr("ni") == Some(ni) && !found.iter().any(|r| r.ri() == own.ri()) {
+                    found.push((**own).clone());
+                }
+            }
+            Ok(found)
+        })
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         // Rows whose `et` this group extended are dropped here; one whose
