@@ -425,6 +425,22 @@ impl Cse {
     /// Deliver committed notifications: blocking ones now (awaited), the rest
     /// through the per-target queues.
     pub async fn deliver(&self, notifications: Vec<Notification>) {
+        // Waiting for a blocking notification takes a large future; boxed,
+        // it does not weigh on the future of every request that notifies.
+        if notifications.iter().any(|n| n.blocking) {
+            return Box::pin(self.deliver_waiting(notifications)).await;
+        }
+        for notification in &notifications {
+            if let Some(subscription) = &notification.flush_first {
+                self.flush_batch(subscription);
+            }
+        }
+        self.dispatch(notifications);
+    }
+
+    /// [`Notifier::deliver`] when some notifications block: in order, each
+    /// blocking one awaited, the others queued at the end.
+    async fn deliver_waiting(&self, notifications: Vec<Notification>) {
         let mut queued = Vec::new();
         for notification in notifications {
             if let Some(subscription) = &notification.flush_first {

@@ -195,3 +195,58 @@ fn check_parameters(cse: &Cse, request: &Request) -> CseResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of_val;
+    use std::sync::Arc;
+
+    use urbis_model::{Operation, Request};
+
+    /// Every request's future is moved (copied) as a whole into its task:
+    /// each kilobyte costs every request. Rare waits (blocking notifications,
+    /// `dcnt`, forwarded NOTIFYs) are boxed to keep it small; an unboxed one
+    /// added to an operation shows up here. The limits leave room for
+    /// compiler versions, not for another large future.
+    #[test]
+    fn request_futures_stay_small() {
+        let store: Arc<dyn urbis_store::Store> =
+            Arc::new(urbis_store::sqlite::SqliteStore::in_memory().unwrap());
+        let cse = crate::Cse::open(crate::config::CseConfig::default(), store).unwrap();
+        let request = || Request::new(Operation::Retrieve, "cse-in");
+        let ops = [
+            (
+                "create",
+                size_of_val(&crate::ops::create::create(&cse, request(), String::new())),
+            ),
+            (
+                "retrieve",
+                size_of_val(&crate::ops::retrieve::retrieve(
+                    &cse,
+                    request(),
+                    String::new(),
+                )),
+            ),
+            (
+                "update",
+                size_of_val(&crate::ops::update::update(&cse, request(), String::new())),
+            ),
+            (
+                "delete",
+                size_of_val(&crate::ops::delete::delete(&cse, request(), String::new())),
+            ),
+            (
+                "notify",
+                size_of_val(&crate::ops::notify::notify(&cse, request(), String::new())),
+            ),
+        ];
+        for (op, size) in ops {
+            assert!(size <= 3 * 1024, "the {op} future takes {size} bytes");
+        }
+        let whole = size_of_val(&super::process(&cse, request()));
+        assert!(
+            whole <= 5 * 1024,
+            "the pipeline's future takes {whole} bytes"
+        );
+    }
+}

@@ -26,5 +26,7 @@ pub async fn notify(cse: &Cse, request: Request, originator: String) -> CseResul
     let body = request
         .pc
         .ok_or_else(|| CseError::bad_request("a notification needs content"))?;
-    cse.notify_and_wait(target.ri(), body).await
+    // boxed: sending takes a large future, which would otherwise weigh on
+    // the future of every request the pipeline handles
+    Box::pin(cse.notify_and_wait(target.ri(), body)).await
 }

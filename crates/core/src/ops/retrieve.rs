@@ -65,7 +65,8 @@ pub async fn retrieve(cse: &Cse, request: Request, originator: String) -> CseRes
         }
     };
     let target = if target.attrs.contains_key("dcnt") {
-        count_down(cse, target).await?
+        // rare, and its future (a write and a delivery) is large
+        Box::pin(count_down(cse, target)).await?
     } else {
         target
     };

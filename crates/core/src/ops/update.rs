@@ -76,7 +76,14 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
     if let Some(verification) = kind.hooks.verify_update(cse, &preview, &changes) {
         verification.await?;
     }
-    crate::notify::blocking_update(cse, &current, &changes, &originator).await?;
+    // boxed, like every wait for a notification's answer (a large future)
+    Box::pin(crate::notify::blocking_update(
+        cse,
+        &current,
+        &changes,
+        &originator,
+    ))
+    .await?;
 
     let job_cse = cse.clone();
     let ri = current.ri().to_owned();
