@@ -38,7 +38,9 @@ pub struct Request {
     pub oet: Option<String>,
     pub ot: Option<String>,
     pub drt: Option<u8>,
-    pub fc: FilterCriteria,
+    /// Boxed: most requests carry none, and a request is moved through every
+    /// layer of the pipeline (its futures hold it by value).
+    pub fc: Box<FilterCriteria>,
     pub vsi: Option<String>,
     pub ec: Option<u32>,
     /// Attribute list for a partial RETRIEVE (`atrl`).
@@ -90,7 +92,7 @@ impl Request {
             oet: None,
             ot: None,
             drt: None,
-            fc: FilterCriteria::default(),
+            fc: Box::default(),
             vsi: None,
             ec: None,
             atrl: Vec::new(),
