@@ -241,7 +241,7 @@ mod tests {
             ),
         ];
         for (op, size) in ops {
-            assert!(size <= 3 * 1024, "the {op} future takes {size} bytes");
+            assert!(size <= 2 * 1024, "the {op} future takes {size} bytes");
         }
         let whole = size_of_val(&super::process(&cse, request()));
         assert!(
