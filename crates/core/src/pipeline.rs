@@ -245,7 +245,7 @@ mod tests {
         }
         let whole = size_of_val(&super::process(&cse, request()));
         assert!(
-            whole <= 5 * 1024,
+            whole <= 3 * 1024,
             "the pipeline's future takes {whole} bytes"
         );
     }
