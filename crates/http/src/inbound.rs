@@ -41,16 +41,33 @@ pub fn to_request(
     };
     let mut request = Request::new(op, uri::target_from_path(uri.path())?);
     request.ty = ty;
-    request.fr = header(headers, "x-m2m-origin").map(str::to_owned);
-    request.rqi = header(headers, "x-m2m-ri").unwrap_or_default().to_owned();
-    request.rvi = header(headers, "x-m2m-rvi").map(str::to_owned);
-    request.rqet = header(headers, "x-m2m-ret").map(str::to_owned);
-    request.rset = header(headers, "x-m2m-rst").map(str::to_owned);
-    request.oet = header(headers, "x-m2m-oet").map(str::to_owned);
-    request.ot = header(headers, "x-m2m-ot").map(str::to_owned);
-    request.vsi = header(headers, "x-m2m-vsi").map(str::to_owned);
-    if let Some(ec) = header(headers, "x-m2m-ec") {
-        request.ec = Some(number("X-M2M-EC", ec)?);
+    let mut rqi = None;
+    let mut ec = None;
+    // One pass over the headers rather than a lookup (hash and name check)
+    // per parameter; the first of repeated headers counts, as with `get`.
+    for (name, value) in headers {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        let slot = match name.as_str() {
+            "x-m2m-origin" => &mut request.fr,
+            "x-m2m-ri" => &mut rqi,
+            "x-m2m-rvi" => &mut request.rvi,
+            "x-m2m-ret" => &mut request.rqet,
+            "x-m2m-rst" => &mut request.rset,
+            "x-m2m-oet" => &mut request.oet,
+            "x-m2m-ot" => &mut request.ot,
+            "x-m2m-vsi" => &mut request.vsi,
+            "x-m2m-ec" => &mut ec,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value.to_owned());
+        }
+    }
+    request.rqi = rqi.unwrap_or_default();
+    if let Some(ec) = ec {
+        request.ec = Some(number("X-M2M-EC", &ec)?);
     }
     if let Some(query) = uri.query() {
         uri::apply_query(&mut request, query)?;
@@ -131,6 +148,42 @@ pub fn accepted_serialization(headers: &HeaderMap) -> CseResult<Serialization> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_header_parameter_lands_in_its_field_and_the_first_of_repeats_counts() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("X-M2M-Origin", "Cae"),
+            ("x-m2m-origin", "Cother"),
+            ("X-M2M-RI", "r1"),
+            ("X-M2M-RVI", "4"),
+            ("X-M2M-RET", "20301231T000000"),
+            ("X-M2M-RST", "20301231T000001"),
+            ("X-M2M-OET", "20301230T000000"),
+            ("X-M2M-OT", "20261201T000000"),
+            ("X-M2M-VSI", "v1"),
+            ("X-M2M-EC", "2"),
+        ] {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let uri: Uri = "/cse-in".parse().unwrap();
+        let request = to_request(&Method::GET, &uri, &headers, b"").unwrap();
+        assert_eq!(request.fr.as_deref(), Some("Cae"));
+        assert_eq!(request.rqi, "r1");
+        assert_eq!(request.rvi.as_deref(), Some("4"));
+        assert_eq!(request.rqet.as_deref(), Some("20301231T000000"));
+        assert_eq!(request.rset.as_deref(), Some("20301231T000001"));
+        assert_eq!(request.oet.as_deref(), Some("20301230T000000"));
+        assert_eq!(request.ot.as_deref(), Some("20261201T000000"));
+        assert_eq!(request.vsi.as_deref(), Some("v1"));
+        assert_eq!(request.ec, Some(2));
+        headers.insert("x-m2m-ec", "two".parse().unwrap());
+        let err = to_request(&Method::GET, &uri, &headers, b"").unwrap_err();
+        assert_eq!(err.rsc, Rsc::BadRequest);
+    }
 
     #[test]
     fn create_is_post_with_ty() {
