@@ -172,7 +172,13 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
     /// What this job, or a kept job before it in the group, wrote to `ri`:
     /// the value the group's transaction holds, without asking the database.
     /// Whatever a delete in the group may have removed is asked for again.
+    /// Never on a database shared by nodes: there the writer may commit part
+    /// of a group early (rather than wait for a row lock while holding
+    /// others), and another node may then change what this group wrote.
     fn written(&self, ri: &str) -> Option<&Arc<Resource>> {
+        if self.cache.is_shared() {
+            return None;
+        }
         let own = self.job.iter().rev().find_map(|change| match change {
             Change::Put(resource) if resource.ri() == ri => Some(resource),
             _ => None,
@@ -312,10 +318,6 @@ impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
 
     fn lock(&mut self, ri: &str) -> StoreResult<Option<Resource>> {
         if self.cache.is_shared() {
-            // A row this group wrote is already locked by its transaction.
-            if let Some(written) = self.written(ri) {
-                return Ok(Some((**written).clone()));
-            }
             return self.raw.lock(ri);
         }
         self.get(ri)
