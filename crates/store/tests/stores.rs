@@ -305,7 +305,10 @@ async fn group_reads_its_own_writes(store: Arc<dyn Store>) {
         "each job reads the last kept write of its group, not the rolled-back one"
     );
     let reader = store.reader().unwrap();
-    assert_eq!(reader.get("cnt1").unwrap().unwrap().u64_attr("cni"), Some(40));
+    assert_eq!(
+        reader.get("cnt1").unwrap().unwrap().u64_attr("cni"),
+        Some(40)
+    );
 }
 
 /// Many readers alive at once, more than any pool has connections.
