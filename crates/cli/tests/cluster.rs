@@ -473,3 +473,250 @@ async fn three_nodes_act_as_one_cse() {
         got.len()
     );
 }
+
+/// One request as `originator`, with extra headers; must be answered.
+#[allow(clippy::too_many_arguments)]
+async fn send_as(
+    client: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    originator: &str,
+    ty: Option<u32>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = client
+        .request(method, format!("{base}{path}"))
+        .header("X-M2M-Origin", originator)
+        .header("X-M2M-RI", "t")
+        .header("X-M2M-RVI", "4")
+        .header(
+            "Content-Type",
+            ty.map(|t| format!("application/json;ty={t}"))
+                .unwrap_or_else(|| "application/json".into()),
+        );
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("no answer from {base}{path}: {e}"));
+    let rsc = response
+        .headers()
+        .get("x-m2m-rsc")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no X-M2M-RSC from {base}{path}"));
+    (rsc, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Long-poll `pcu` through `base` (up to `ret_ms`), answer what came with
+/// an OK through `answer_base`; the polled request primitive.
+async fn poll_and_answer(
+    client: &reqwest::Client,
+    base: &str,
+    answer_base: &str,
+    aei: &str,
+    ret_ms: u64,
+) -> Value {
+    let (rsc, polled) = send_as(
+        client,
+        base,
+        reqwest::Method::GET,
+        "/cse-in/polled/pch/pcu",
+        aei,
+        None,
+        None,
+        &[("X-M2M-RET", &ret_ms.to_string())],
+    )
+    .await;
+    assert_eq!(rsc, 2000, "polling through {base}: {polled}");
+    let rqi = polled["m2m:rqp"]["rqi"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a request primitive: {polled}"))
+        .to_owned();
+    let (rsc, answered) = send_as(
+        client,
+        answer_base,
+        reqwest::Method::POST,
+        "/cse-in/polled/pch/pcu",
+        aei,
+        None,
+        Some(json!({"m2m:rsp": {"rqi": rqi, "rsc": 2000, "rvi": "4"}})),
+        &[],
+    )
+    .await;
+    assert_eq!(rsc, 2000, "answering through {answer_base}: {answered}");
+    polled
+}
+
+/// A pollingChannel's mailbox is the CSE's, not one node's: requests queued
+/// by node A (a subscription's verification, then a notification) are
+/// polled through node B, and the answers given through B reach the senders
+/// waiting on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_polling_channel_is_served_by_any_node() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).expect("scratch schema");
+    let a = start_node(&schema);
+    let b = start_node(&schema);
+    let (a, b) = (a.base.clone(), b.base.clone());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let ae = json!({"m2m:ae": {"rn": "polled", "api": "Ntest", "rr": false, "srv": ["4"]}});
+    let (rsc, body) = send_as(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in",
+        "Cpolled",
+        Some(2),
+        Some(ae),
+        &[],
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let aei = body["m2m:ae"]["aei"].as_str().unwrap().to_owned();
+    let pch = json!({"m2m:pch": {"rn": "pch"}});
+    let (rsc, body) = send_as(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in/polled",
+        &aei,
+        Some(15),
+        Some(pch),
+        &[],
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let (rsc, body) = must(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(3),
+        Some(json!({"m2m:cnt": {"rn": "box"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+
+    // The verification request of a subscription created through A is
+    // polled and answered through B.
+    let verifying = {
+        let (client, b, aei) = (client.clone(), b.clone(), aei.clone());
+        tokio::spawn(async move { poll_and_answer(&client, &b, &b, &aei, 8_000).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sub = json!({"m2m:sub": {"rn": "sub", "nu": [aei], "nse": true, "enc": {"net": [3]}}});
+    let (rsc, body) = must(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(23),
+        Some(sub),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "the verification answered through B: {body}");
+    let verification = verifying.await.unwrap();
+    assert_eq!(verification["m2m:rqp"]["pc"]["m2m:sgn"]["vrq"], json!(true));
+
+    // A notification of a create through A, waiting before B is polled.
+    let created = Instant::now();
+    let (rsc, body) = must(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(4),
+        Some(json!({"m2m:cin": {"con": "21.5"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let polled = poll_and_answer(&client, &b, &b, &aei, 8_000).await;
+    let answered = created.elapsed();
+    assert_eq!(
+        polled["m2m:rqp"]["pc"]["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"],
+        json!("21.5")
+    );
+
+    // A long-poll already waiting on B when A queues the request: the
+    // latency of a cross-node polled delivery.
+    let waiting = {
+        let (client, b, aei) = (client.clone(), b.clone(), aei.clone());
+        tokio::spawn(async move {
+            let (rsc, polled) = send_as(
+                &client,
+                &b,
+                reqwest::Method::GET,
+                "/cse-in/polled/pch/pcu",
+                &aei,
+                None,
+                None,
+                &[("X-M2M-RET", "8000")],
+            )
+            .await;
+            (rsc, polled, Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = Instant::now();
+    let (rsc, body) = must(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(4),
+        Some(json!({"m2m:cin": {"con": "22"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let (rsc, polled, arrived) = waiting.await.unwrap();
+    assert_eq!(rsc, 2000, "{polled}");
+    let latency = arrived.duration_since(sent);
+    let rqi = polled["m2m:rqp"]["rqi"].as_str().unwrap().to_owned();
+    // answered through A this time: the node that sent it
+    let (rsc, body) = send_as(
+        &client,
+        &a,
+        reqwest::Method::POST,
+        "/cse-in/polled/pch/pcu",
+        &aei,
+        None,
+        Some(json!({"m2m:rsp": {"rqi": rqi, "rsc": 2000, "rvi": "4"}})),
+        &[],
+    )
+    .await;
+    assert_eq!(rsc, 2000, "{body}");
+    eprintln!("cross-node polled delivery: create through A to request at B's long-poll {latency:?}; create, poll and answer {answered:?}");
+
+    // Both notifications count as delivered in the subscription's nsi.
+    let mut stats = Value::Null;
+    for _ in 0..100 {
+        let (_, sub) = must(
+            &client,
+            &b,
+            reqwest::Method::GET,
+            "/cse-in/box/sub",
+            None,
+            None,
+        )
+        .await;
+        stats = sub["m2m:sub"]["nsi"][0].clone();
+        if stats.get("rsr") == Some(&json!(2)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stats["tg"], json!(aei), "{stats}");
+    assert_eq!(stats["rqs"], json!(2), "{stats}");
+    assert_eq!(stats["rsr"], json!(2), "{stats}");
+}

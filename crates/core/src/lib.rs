@@ -70,7 +70,16 @@ impl Cse {
     /// [`Cse::start_background`] from inside a Tokio runtime to run the sweeper.
     pub fn open(config: CseConfig, store: Arc<dyn Store>) -> CseResult<Cse> {
         config.validate().map_err(urbis_model::CseError::internal)?;
-        let mailboxes = Arc::new(polling::Mailboxes::new(config.notification_timeout_ms));
+        // Nodes sharing the store share the mailboxes too: an entity may poll
+        // any of them.
+        let shared_mailboxes = match store.shared_by_nodes() {
+            true => store.mailboxes(),
+            false => None,
+        };
+        let mailboxes = Arc::new(match shared_mailboxes {
+            Some(shared) => polling::Mailboxes::shared(config.notification_timeout_ms, shared),
+            None => polling::Mailboxes::new(config.notification_timeout_ms),
+        });
         let cse = Cse {
             inner: Arc::new(Inner {
                 long_poll_ms: AtomicU64::new(config.long_poll_ms),

@@ -9,6 +9,8 @@
 //!   a fixed pool of reader threads, each owning its connection.
 //! - [`credentials`]: originators' credentials and device enrolments, beside
 //!   the resource tree (SQLite file or PostgreSQL tables of their own).
+//! - [`mailbox`]: pollingChannel mailboxes in the database, for nodes that
+//!   share it (PostgreSQL only).
 //! - `group` (the writer's group commit) and `cached` (the cache policy over
 //!   a store's plain queries) are shared by both, so they behave alike.
 //!
@@ -25,6 +27,7 @@ mod cache;
 mod cached;
 pub mod credentials;
 mod group;
+pub mod mailbox;
 pub mod postgres;
 pub mod sqlite;
 
@@ -196,6 +199,12 @@ pub trait Store: Send + Sync + 'static {
     /// one lives): then the leader keeps taking over their outbox.
     fn shared_by_nodes(&self) -> bool {
         false
+    }
+    /// The mailboxes of pollingChannels in the database, for a store that
+    /// [`Store::shared_by_nodes`] (any node may take a request that another
+    /// queued). `None` for a store of its own: mailboxes stay in memory.
+    fn mailboxes(&self) -> Option<std::sync::Arc<dyn mailbox::MailboxStore>> {
+        None
     }
 }
 

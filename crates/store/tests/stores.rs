@@ -528,8 +528,8 @@ async fn postgres_reconnects_after_losing_its_connections() {
     .join()
     .unwrap();
     assert_eq!(
-        ended, 4,
-        "two readers, the writer and the leadership session"
+        ended, 5,
+        "two readers, the writer, the leadership session and the mailboxes'"
     );
 
     let mut failures = 0;
@@ -559,6 +559,10 @@ async fn postgres_reconnects_after_losing_its_connections() {
     }
     assert!(written, "the writer reconnected");
     assert!(store.reader().unwrap().get("after2").unwrap().is_some());
+
+    let mailboxes = store.mailboxes().expect("a shared store's mailboxes");
+    let taken = (0..2).filter_map(|_| mailboxes.take("Cae", 1).ok()).count();
+    assert!(taken >= 1, "the mailboxes' session reconnected");
 }
 
 fn outbox_entry(rqi: &str) -> OutboxEntry {

@@ -14,7 +14,7 @@ pub async fn notify(cse: &Cse, request: Request, originator: String) -> CseResul
         address::locate(reader.as_ref(), &request.to, cse.config())?
     };
     if located.virtual_child == Some(Virtual::PollingUri) {
-        return polling_channel::take_answer(cse, &request, &located.resource, &originator);
+        return polling_channel::take_answer(cse, &request, &located.resource, &originator).await;
     }
     let target = located.resource;
     if target.ty != ResourceType::Ae.ty() {

@@ -108,7 +108,7 @@ pub async fn long_poll(
 }
 
 /// NOTIFY to `pcu`: the entity's response to a request it polled.
-pub fn take_answer(
+pub async fn take_answer(
     cse: &Cse,
     request: &Request,
     pch: &Resource,
@@ -116,7 +116,7 @@ pub fn take_answer(
 ) -> CseResult<Response> {
     require_owner(pch, originator)?;
     let answer = polling::answered_response(request.pc.as_ref())?;
-    if !cse.mailboxes().answer(answer) {
+    if !cse.mailboxes().answer(answer).await {
         tracing::info!(
             pch = pch.ri(),
             "answer through pcu for a request nobody waits for"

@@ -6,6 +6,8 @@
 //! - `writer`: one thread owning the write connection, committing jobs in
 //!   groups (`group.rs`), each job in its own savepoint, updates deferred to
 //!   the COMMIT; `pipeline`: that connection, which pipelines statements;
+//! - `mailbox`: pollingChannel mailboxes shared by the nodes
+//!   ([`crate::mailbox`]), on a connection of their own;
 //! - `locks`: advisory locks (migrations, which nodes share the database,
 //!   leadership of background work);
 //! - `scratch`: throw-away schemas for tests.
@@ -23,6 +25,7 @@
 
 mod conn;
 mod locks;
+mod mailbox;
 mod pipeline;
 mod readers;
 mod schema;
@@ -39,7 +42,9 @@ use parking_lot::Mutex;
 
 use crate::cache::Cache;
 use crate::cached::CachedReader;
+use crate::mailbox::MailboxStore;
 use crate::{ReadTxn, Store, StoreError, StoreResult, WriteJob};
+pub use mailbox::PostgresMailboxes;
 use readers::{Dispatch, Readers};
 pub use scratch::ScratchSchema;
 use writer::Sharing;
@@ -76,6 +81,8 @@ pub struct PostgresStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// `None` for a single-node store, which always leads.
     leadership: Option<locks::Leadership>,
+    /// Only when shared: a store of its own leaves mailboxes to the core.
+    mailboxes: Option<Arc<PostgresMailboxes>>,
     /// Dropped after the threads have stopped.
     scratch: Option<ScratchSchema>,
 }
@@ -123,11 +130,13 @@ impl PostgresStore {
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(writer)),
             leadership: None,
+            mailboxes: None,
             scratch: None,
         };
         // On failure, dropping `store` stops the writer again.
         store.readers = Some(Readers::start(&config, options.readers.max(1))?);
         if sharing == Sharing::Shared {
+            store.mailboxes = Some(Arc::new(PostgresMailboxes::start(&config)?));
             store.leadership = Some(locks::Leadership::start(config)?);
         }
         Ok(store)
@@ -196,6 +205,7 @@ impl Drop for PostgresStore {
             let _ = handle.join();
         }
         self.leadership.take();
+        self.mailboxes.take();
         // joins the reader threads
         self.readers.take();
     }
@@ -228,6 +238,10 @@ impl Store for PostgresStore {
 
     fn shared_by_nodes(&self) -> bool {
         self.leadership.is_some()
+    }
+
+    fn mailboxes(&self) -> Option<Arc<dyn MailboxStore>> {
+        self.mailboxes.clone().map(|m| m as Arc<dyn MailboxStore>)
     }
 }
 

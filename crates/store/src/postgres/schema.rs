@@ -13,7 +13,7 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
@@ -75,6 +75,29 @@ CREATE TABLE outbox (
 const V3: &str = r#"
 CREATE INDEX resources_node_ids ON resources
     ((replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni')) WHERE ty = 14;
+"#;
+
+/// The mailboxes of `<pollingChannel>`s, when nodes share the database
+/// (`mailbox.rs`): requests waiting for a polled entity (`taken` once a node
+/// handed them out, until answered or withdrawn) and the entities' answers
+/// until the sender's node picks them up.
+const V4: &str = r#"
+CREATE TABLE mailbox (
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    entity  TEXT COLLATE "C" NOT NULL,
+    rqi     TEXT COLLATE "C" NOT NULL,
+    request TEXT NOT NULL,
+    expires TIMESTAMPTZ NOT NULL,
+    taken   BOOLEAN NOT NULL DEFAULT false,
+    CONSTRAINT mailbox_rqi_key UNIQUE (rqi)
+);
+CREATE INDEX mailbox_waiting ON mailbox (entity, seq) WHERE NOT taken;
+CREATE INDEX mailbox_expiry ON mailbox (expires);
+CREATE TABLE mailbox_answers (
+    rqi      TEXT COLLATE "C" PRIMARY KEY,
+    response TEXT NOT NULL,
+    created  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
