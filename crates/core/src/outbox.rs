@@ -28,6 +28,26 @@ pub const RECOVERY_POLL: Duration = Duration::from_secs(1);
 /// Entries taken over per job.
 const CLAIM_BATCH: usize = 1024;
 
+/// Run a write job that may notify: `job` collects its notifications into
+/// the list it is given; they are recorded in the outbox inside the job's
+/// transaction, and delivered once it is committed. Every write that can
+/// notify goes through here, so none can forget either step.
+pub(crate) async fn write_notifying<T, F>(cse: &Cse, job: F) -> CseResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTxn, &mut Vec<Notification>) -> CseResult<T> + Send + 'static,
+{
+    let (value, notifications) = urbis_store::write(cse.store(), move |txn| {
+        let mut notifications = Vec::new();
+        let value = job(txn, &mut notifications)?;
+        record(txn, &mut notifications)?;
+        Ok((value, notifications))
+    })
+    .await?;
+    cse.deliver(notifications).await;
+    Ok(value)
+}
+
 /// Record the notifications a job produced, in the job's transaction: one
 /// entry per notification and target, each with the `rqi` it will be sent
 /// with. A job without notifications sends nothing. Blocking notifications

@@ -104,14 +104,13 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
     let requested: Vec<String> = super::single_root(&request)?.1.keys().cloned().collect();
     let job_cse = cse.clone();
     let parent_ri = parent.ri().to_owned();
-    let (resource, notifications) = urbis_store::write(cse.store(), move |txn| {
+    let resource = crate::outbox::write_notifying(cse, move |txn, notifications| {
         let mut resource = resource;
         // locked: creates under one parent (its counters, its subscriptions)
         // take turns across nodes
         let mut parent = txn
             .lock(&parent_ri)?
             .ok_or_else(|| CseError::not_found("the parent resource is gone"))?;
-        let mut notifications = Vec::new();
         let now = time::now_string();
         let creator = resource.creator.clone();
         let mut ctx = WriteCtx {
@@ -119,7 +118,7 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
             txn,
             originator: &creator,
             now: &now,
-            notifications: &mut notifications,
+            notifications,
             changes: None,
         };
         let parent_changed = kind.hooks.on_create(&mut ctx, &mut parent, &mut resource)?;
@@ -137,11 +136,9 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
                 originator: &creator,
             },
         )?;
-        crate::outbox::record(ctx.txn, ctx.notifications)?;
-        Ok((resource, notifications))
+        Ok(resource)
     })
     .await?;
-    cse.deliver(notifications).await;
     kind.hooks.created(cse, &resource);
 
     let mut shown = resource.clone();

@@ -102,19 +102,14 @@ pub async fn remove(cse: &Cse, ri: &str, originator: &str) -> CseResult<()> {
     let ri = ri.to_owned();
     let originator = originator.to_owned();
     let job_cse = cse.clone();
-    let notifications = urbis_store::write(cse.store(), move |txn| {
+    crate::outbox::write_notifying(cse, move |txn, notifications| {
         // locked: of two deletes on different nodes, one finds it gone
         let resource = txn
             .lock(&ri)?
             .ok_or_else(|| CseError::not_found("the resource is already gone"))?;
-        let mut notifications = Vec::new();
-        remove_in_txn(&job_cse, txn, &resource, &originator, &mut notifications)?;
-        crate::outbox::record(txn, &mut notifications)?;
-        Ok(notifications)
+        remove_in_txn(&job_cse, txn, &resource, &originator, notifications)
     })
-    .await?;
-    cse.deliver(notifications).await;
-    Ok(())
+    .await
 }
 
 /// The delete itself, inside a write job: hooks for every resource of the

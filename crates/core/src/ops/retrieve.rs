@@ -125,32 +125,22 @@ pub(crate) fn check_instance_retrievable(
 async fn count_down(cse: &Cse, instance: Resource) -> CseResult<Resource> {
     let ri = instance.ri().to_owned();
     let cse_for_job = cse.clone();
-    let (shown, notifications) = urbis_store::write(cse.store(), move |txn| {
+    crate::outbox::write_notifying(cse, move |txn, notifications| {
         let mut current = txn
             .get(&ri)?
             .ok_or_else(|| CseError::not_found("the instance is gone"))?;
         let left = current.u64_attr("dcnt").unwrap_or(1);
         let shown = current.clone();
-        let mut notifications = Vec::new();
         if left <= 1 {
             let originator = cse_for_job.config().cse_id.clone();
-            super::delete::remove_in_txn(
-                &cse_for_job,
-                txn,
-                &current,
-                &originator,
-                &mut notifications,
-            )?;
+            super::delete::remove_in_txn(&cse_for_job, txn, &current, &originator, notifications)?;
         } else {
             current.set("dcnt", left - 1);
             txn.update(&current, false)?;
         }
-        crate::outbox::record(txn, &mut notifications)?;
-        Ok((shown, notifications))
+        Ok(shown)
     })
-    .await?;
-    cse.deliver(notifications).await;
-    Ok(shown)
+    .await
 }
 
 /// Shape a retrieved (or deleted) resource per `rcn`.

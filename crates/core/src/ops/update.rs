@@ -89,20 +89,19 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
     let ri = current.ri().to_owned();
     let job_changes = changes.clone();
     let job_originator = originator.clone();
-    let (updated, notifications) = urbis_store::write(cse.store(), move |txn| {
+    let updated = crate::outbox::write_notifying(cse, move |txn, notifications| {
         let mut resource = txn
             .lock(&ri)?
             .ok_or_else(|| CseError::not_found("the resource is gone"))?;
         let previous = resource.clone();
         apply_changes(&job_cse, &mut resource, &job_changes, parent_et.as_deref())?;
-        let mut notifications = Vec::new();
         let now = time::now_string();
         let mut ctx = WriteCtx {
             config: job_cse.config(),
             txn,
             originator: &job_originator,
             now: &now,
-            notifications: &mut notifications,
+            notifications,
             changes: Some(&job_changes),
         };
         kind.hooks.on_update(&mut ctx, &previous, &mut resource)?;
@@ -115,11 +114,9 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
             originator: &job_originator,
         };
         notify::collect(&mut ctx, &ri, &event)?;
-        crate::outbox::record(ctx.txn, ctx.notifications)?;
-        Ok((resource, notifications))
+        Ok(resource)
     })
     .await?;
-    cse.deliver(notifications).await;
     kind.hooks.updated(cse, &updated, &changes);
 
     let mut shown = updated;

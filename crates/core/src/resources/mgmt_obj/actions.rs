@@ -335,7 +335,7 @@ async fn finish(cse: &Cse, ri: &str, id: &str, sus: u64, why: &str) {
     let ri_owned = ri.to_owned();
     let id = id.to_owned();
     let reason = why.to_owned();
-    let finished = urbis_store::write(cse.store(), move |txn| {
+    let finished = crate::outbox::write_notifying(cse, move |txn, notifications| {
         let Some(mut resource) = txn.get(&ri_owned)? else {
             return Ok(None);
         };
@@ -369,7 +369,6 @@ async fn finish(cse: &Cse, ri: &str, id: &str, sus: u64, why: &str) {
         let now = urbis_model::time::now_string();
         resource.set("lt", now.clone());
         txn.update(&resource, false)?;
-        let mut notifications = Vec::new();
         let config = job_cse.config();
         let originator = config.cse_id.clone();
         let mut ctx = WriteCtx {
@@ -377,7 +376,7 @@ async fn finish(cse: &Cse, ri: &str, id: &str, sus: u64, why: &str) {
             txn,
             originator: &originator,
             now: &now,
-            notifications: &mut notifications,
+            notifications,
             changes: None,
         };
         let event = Event {
@@ -387,18 +386,16 @@ async fn finish(cse: &Cse, ri: &str, id: &str, sus: u64, why: &str) {
             originator: &originator,
         };
         notify::collect(&mut ctx, &ri_owned, &event)?;
-        crate::outbox::record(ctx.txn, ctx.notifications)?;
-        Ok(Some((trigger.to_owned(), notifications)))
+        Ok(Some(trigger.to_owned()))
     })
     .await;
     match finished {
-        Ok(Some((trigger, notifications))) => {
+        Ok(Some(trigger)) => {
             if sus == status::SUCCESSFUL {
                 tracing::info!(mgmt_obj = %ri, %trigger, "management action confirmed");
             } else {
                 tracing::info!(mgmt_obj = %ri, %trigger, reason = %why, "management action failed");
             }
-            cse.deliver(notifications).await;
         }
         Ok(None) => {}
         Err(err) => tracing::warn!(mgmt_obj = %ri, %err, "management action outcome not recorded"),
