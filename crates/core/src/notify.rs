@@ -88,7 +88,7 @@ pub struct Notification {
     /// Count deliveries in this subscription's `nsi` (it has `nse` on).
     pub stats_of: Option<String>,
     /// The `rqi` of each target, in the order of `targets`, once the
-    /// notification is recorded in the outbox (`outbox::record`).
+    /// notification is recorded in the outbox (`outbox::write_notifying`).
     pub rqis: Vec<String>,
 }
 
