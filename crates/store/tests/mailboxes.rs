@@ -4,7 +4,6 @@
 //! (.ci/run sets it; without it these tests say loudly that they did not run).
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::Arc;
 
 use urbis_store::mailbox::MailboxStore;
@@ -12,20 +11,10 @@ use urbis_store::postgres::{PostgresOptions, PostgresStore, ScratchSchema};
 use urbis_store::sqlite::SqliteStore;
 use urbis_store::Store;
 
+mod common;
+
 fn database_url() -> Option<String> {
-    match std::env::var("URBIS_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !! URBIS_TEST_DATABASE_URL not set: PostgreSQL mailbox tests did NOT run. !!\n\
-                 !! Set it, e.g. postgres://postgres@127.0.0.1:5432/test (.ci/run does).  !!\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            None
-        }
-    }
+    common::database_url("PostgreSQL mailbox tests")
 }
 
 /// Two nodes on one scratch schema (dropped last).

@@ -2,7 +2,6 @@
 //! PostgreSQL when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it;
 //! without it these tests say loudly that they did not run).
 
-use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -10,6 +9,8 @@ use urbis_model::{Attrs, CseError, Resource, Rsc};
 use urbis_store::postgres::{PostgresStore, ScratchSchema};
 use urbis_store::sqlite::SqliteStore;
 use urbis_store::{write, OutboxEntry, Store};
+
+mod common;
 
 fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -> Resource {
     let mut attrs = Attrs::new();
@@ -28,22 +29,8 @@ fn resource(ri: &str, pi: &str, ty: u32, path: &str, extra: serde_json::Value) -
     }
 }
 
-/// The PostgreSQL database to test against, or a banner that cargo does not
-/// swallow (it captures `eprintln!`, not the stderr handle).
 fn database_url() -> Option<String> {
-    match std::env::var("URBIS_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !! URBIS_TEST_DATABASE_URL not set: PostgreSQL store tests did NOT run.  !!\n\
-                 !! Set it, e.g. postgres://postgres@127.0.0.1:5432/test (.ci/run does). !!\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            None
-        }
-    }
+    common::database_url("PostgreSQL store tests")
 }
 
 fn postgres() -> Option<PostgresStore> {
