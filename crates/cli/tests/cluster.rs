@@ -486,33 +486,9 @@ async fn send_as(
     body: Option<Value>,
     headers: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut request = client
-        .request(method, format!("{base}{path}"))
-        .header("X-M2M-Origin", originator)
-        .header("X-M2M-RI", "t")
-        .header("X-M2M-RVI", "4")
-        .header(
-            "Content-Type",
-            ty.map(|t| format!("application/json;ty={t}"))
-                .unwrap_or_else(|| "application/json".into()),
-        );
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    let response = request
-        .send()
+    common::request_as(client, base, method, path, originator, ty, body, headers)
         .await
-        .unwrap_or_else(|e| panic!("no answer from {base}{path}: {e}"));
-    let rsc = response
-        .headers()
-        .get("x-m2m-rsc")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no X-M2M-RSC from {base}{path}"));
-    (rsc, response.json().await.unwrap_or(Value::Null))
+        .unwrap_or_else(|| panic!("no answer with X-M2M-RSC from {base}{path}"))
 }
 
 /// Long-poll `pcu` through `base` (up to `ret_ms`), answer what came with

@@ -78,9 +78,25 @@ pub async fn admin_request(
     ty: Option<u32>,
     body: Option<serde_json::Value>,
 ) -> Option<(u16, serde_json::Value)> {
+    request_as(client, base, method, path, "CAdmin", ty, body, &[]).await
+}
+
+/// One request as `originator`, with extra headers; `None` when no answer
+/// with an `X-M2M-RSC` came.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_as(
+    client: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    originator: &str,
+    ty: Option<u32>,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, serde_json::Value)> {
     let mut request = client
         .request(method, format!("{base}{path}"))
-        .header("X-M2M-Origin", "CAdmin")
+        .header("X-M2M-Origin", originator)
         .header("X-M2M-RI", "t")
         .header("X-M2M-RVI", "4")
         .header(
@@ -88,6 +104,9 @@ pub async fn admin_request(
             ty.map(|t| format!("application/json;ty={t}"))
                 .unwrap_or_else(|| "application/json".into()),
         );
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(body) = body {
         request = request.body(body.to_string());
     }
