@@ -2,15 +2,12 @@
 //! (migration 4), on a connection of its own, owned by one thread like the
 //! readers' (the synchronous client must not run on a Tokio worker).
 
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-
 use ::postgres::Config;
-use parking_lot::Mutex;
 
 use super::conn::{Conn, Sql};
+use super::readers::ConnThreads;
 use crate::mailbox::{MailboxStore, Posted};
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
 
 /// Queues unless `depth` requests of the entity wait untaken. Two nodes
 /// posting at the same instant may both see `depth - 1` and both queue: the
@@ -38,43 +35,15 @@ const SWEEP_REQUESTS: &str = "DELETE FROM mailbox WHERE expires <= clock_timesta
 const SWEEP_ANSWERS: &str = "DELETE FROM mailbox_answers
     WHERE created < clock_timestamp() - $1::float8 * interval '1 millisecond'";
 
-type Job = Box<dyn FnOnce(&mut Conn) + Send>;
-
 pub struct PostgresMailboxes {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: ConnThreads,
 }
 
 impl PostgresMailboxes {
     /// Connect; the tables exist (the store's writer migrated the schema).
     pub(super) fn start(config: &Config) -> StoreResult<PostgresMailboxes> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let (ready, started) = mpsc::channel();
-        let config = config.clone();
-        let thread = std::thread::Builder::new()
-            .name("urbis-pg-mailboxes".into())
-            .spawn(move || {
-                let mut conn = match Conn::open(&config, false) {
-                    Ok(conn) => {
-                        let _ = ready.send(Ok(()));
-                        conn
-                    }
-                    Err(err) => {
-                        let _ = ready.send(Err(err));
-                        return;
-                    }
-                };
-                for job in queue {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Open(format!("cannot start the mailbox thread: {e}")))?;
-        started
-            .recv()
-            .map_err(|_| StoreError::Open("the mailbox thread stopped".into()))??;
         Ok(PostgresMailboxes {
-            jobs: Mutex::new(Some(jobs)),
-            thread: Mutex::new(Some(thread)),
+            thread: ConnThreads::start(config, 1, "urbis-pg-mailboxes", false)?,
         })
     }
 
@@ -84,26 +53,7 @@ impl PostgresMailboxes {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(conn.ready().and_then(|()| f(conn)));
-        });
-        self.jobs
-            .lock()
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(job)
-            .map_err(|_| StoreError::Closed)?;
-        answer.recv().map_err(|_| StoreError::Closed)?
-    }
-}
-
-impl Drop for PostgresMailboxes {
-    fn drop(&mut self) {
-        self.jobs.lock().take();
-        if let Some(thread) = self.thread.lock().take() {
-            let _ = thread.join();
-        }
+        self.thread.run(f)
     }
 }
 

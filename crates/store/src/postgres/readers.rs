@@ -1,4 +1,5 @@
-//! The reader pool: threads that each own a read-only connection.
+//! The reader pool: threads that each own a read-only connection (and the
+//! thread pool it is made of, which the mailboxes use too).
 //!
 //! A caller (often a Tokio worker) sends a query as a closure and blocks on
 //! the answer, which is the same blocking profile as an SQLite read. Each call
@@ -19,64 +20,73 @@ use crate::{ReadTxn, StoreError, StoreResult};
 
 type Request = Box<dyn FnOnce(&mut Conn) + Send>;
 
-pub(super) struct Readers {
+/// Threads that each own a connection and run what callers send them, one
+/// call at a time; the readers' pool and the mailboxes' single thread.
+pub(super) struct ConnThreads {
     requests: Option<mpsc::Sender<Request>>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl Readers {
-    /// Start `size` threads; fails if any of them cannot connect.
-    pub(super) fn start(config: &Config, size: usize) -> StoreResult<Readers> {
+impl ConnThreads {
+    /// Start `size` threads named `name-<i>`; fails if any of them cannot
+    /// connect.
+    pub(super) fn start(
+        config: &Config,
+        size: usize,
+        name: &str,
+        read_only: bool,
+    ) -> StoreResult<ConnThreads> {
         let (requests, queue) = mpsc::channel::<Request>();
         let queue = Arc::new(Mutex::new(queue));
         let (ready_tx, ready) = mpsc::channel::<StoreResult<()>>();
-        let mut readers = Readers {
+        let mut pool = ConnThreads {
             requests: Some(requests),
             threads: Vec::with_capacity(size),
         };
         for i in 0..size {
             let (queue, config, ready_tx) = (queue.clone(), config.clone(), ready_tx.clone());
             let thread = std::thread::Builder::new()
-                .name(format!("urbis-pg-reader-{i}"))
-                .spawn(move || serve(&config, &queue, ready_tx))
-                .map_err(|e| StoreError::Open(format!("cannot start a reader thread: {e}")))?;
-            readers.threads.push(thread);
+                .name(format!("{name}-{i}"))
+                .spawn(move || serve(&config, read_only, &queue, ready_tx))
+                .map_err(|e| StoreError::Open(format!("cannot start thread {name}-{i}: {e}")))?;
+            pool.threads.push(thread);
         }
         drop(ready_tx);
         for _ in 0..size {
             match ready.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => return Err(err),
-                Err(_) => return Err(StoreError::Open("a reader thread died".into())),
+                Err(_) => return Err(StoreError::Open(format!("a {name} thread died"))),
             }
         }
-        Ok(readers)
+        Ok(pool)
     }
 
-    /// Run `f` on a reader's connection and wait for its answer.
-    fn call<T: Send + 'static>(
+    /// Run `f` on a thread's connection (once it is usable) and wait for its
+    /// answer.
+    pub(super) fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Raw<'_>) -> StoreResult<T> + Send + 'static,
+        f: impl FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let requests = self.requests.as_ref().ok_or(StoreError::Closed)?;
         let (reply, answer) = mpsc::sync_channel(1);
         requests
             .send(Box::new(move |conn: &mut Conn| {
-                let result = conn.ready().and_then(|()| f(&Raw::new(conn)));
-                let _ = reply.send(result);
+                let _ = reply.send(conn.ready().and_then(|()| f(conn)));
             }))
             .map_err(|_| StoreError::Closed)?;
-        // A dropped reply means the query panicked on the reader thread.
+        // A dropped reply means `f` panicked on the connection's thread.
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 }
 
 fn serve(
     config: &Config,
+    read_only: bool,
     queue: &Mutex<mpsc::Receiver<Request>>,
     ready: mpsc::Sender<StoreResult<()>>,
 ) {
-    let mut conn = match Conn::open(config, true) {
+    let mut conn = match Conn::open(config, read_only) {
         Ok(conn) => {
             let _ = ready.send(Ok(()));
             conn
@@ -93,17 +103,35 @@ fn serve(
             return; // the store is shut down
         };
         if catch_unwind(AssertUnwindSafe(|| request(&mut conn))).is_err() {
-            tracing::error!("a PostgreSQL read panicked");
+            tracing::error!("a PostgreSQL call panicked; its caller gets an error");
         }
     }
 }
 
-impl Drop for Readers {
+impl Drop for ConnThreads {
     fn drop(&mut self) {
         self.requests.take();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+    }
+}
+
+/// The reader pool: threads with read-only connections.
+pub(super) struct Readers(ConnThreads);
+
+impl Readers {
+    /// Start `size` readers; fails if any of them cannot connect.
+    pub(super) fn start(config: &Config, size: usize) -> StoreResult<Readers> {
+        ConnThreads::start(config, size, "urbis-pg-reader", true).map(Readers)
+    }
+
+    /// Run `f` on a reader's connection and wait for its answer.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Raw<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.0.run(move |conn| f(&Raw::new(conn)))
     }
 }
 
