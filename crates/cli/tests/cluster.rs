@@ -696,3 +696,145 @@ async fn a_polling_channel_is_served_by_any_node() {
     assert_eq!(stats["rqs"], json!(2), "{stats}");
     assert_eq!(stats["rsr"], json!(2), "{stats}");
 }
+
+/// Missing-data reports (event type 8) the receiver got: the points of each.
+type Reports = Arc<Mutex<Vec<Vec<String>>>>;
+
+async fn report_receiver() -> (String, Reports) {
+    let reports: Reports = Arc::default();
+    let sink = reports.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                let sgn: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let nev = &sgn["m2m:sgn"]["nev"];
+                if nev["net"].as_u64() == Some(8) {
+                    let points = nev["rep"]["m2m:tsn"]["mdlt"]
+                        .as_array()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .filter_map(|p| p.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    sink.lock().unwrap().push(points);
+                }
+                common::notification_ok()
+            }
+        }),
+    );
+    (common::serve_on_loopback(app).await, reports)
+}
+
+/// A timeSeries watched for missing data gets its instances through two
+/// nodes in turn: neither node reports a gap that the other one filled, and
+/// once they stop, each missing point is recorded and reported once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_one_missing_data_watch() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).expect("scratch schema");
+    let nodes = [start_node(&schema), start_node(&schema)];
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let client = reqwest::Client::new();
+    const PEI: i64 = 400;
+    let series =
+        json!({"m2m:ts": {"rn": "series", "pei": PEI, "mdd": true, "mdt": 300, "mdn": 10}});
+    let (rsc, body) = must(
+        &client,
+        &bases[0],
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(29),
+        Some(series),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let (target, reports) = report_receiver().await;
+    let sub = json!({"m2m:sub": {"rn": "gaps", "nu": [target], "enc": {"net": [8], "md": {"num": 1, "dur": "PT60S"}}}});
+    let (rsc, body) = must(
+        &client,
+        &bases[1],
+        reqwest::Method::POST,
+        "/cse-in/series",
+        Some(23),
+        Some(sub),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+
+    let dgt = |ms: i64| time::format(jiff::Timestamp::from_millisecond(ms).unwrap());
+    let first = time::now().as_millisecond() + 200;
+    const SENT: i64 = 6;
+    for k in 0..SENT {
+        let due = first + k * PEI;
+        let wait = u64::try_from(due - time::now().as_millisecond()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let tsi = json!({"m2m:tsi": {"dgt": dgt(due), "con": k}});
+        let base = &bases[(k % 2) as usize];
+        let (rsc, body) = must(
+            &client,
+            base,
+            reqwest::Method::POST,
+            "/cse-in/series",
+            Some(30),
+            Some(tsi),
+        )
+        .await;
+        assert_eq!(rsc, 2001, "instance {k} through node {}: {body}", k % 2);
+    }
+    // the next three periods pass without instances
+    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt(first + k * PEI)).collect();
+    let settled = first + (SENT + 2) * PEI + 300 + 300;
+    let wait = u64::try_from(settled - time::now().as_millisecond()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+
+    for base in &bases {
+        let (rsc, body) = must(
+            &client,
+            base,
+            reqwest::Method::GET,
+            "/cse-in/series",
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(rsc, 2000, "{body}");
+        let listed: Vec<String> = body["m2m:ts"]["mdlt"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            listed.len() >= 3 && listed[..3] == gaps[..],
+            "through {base}: missing points {listed:?}, expected to start with {gaps:?} \
+             (a point before them is a gap one node saw because the other had the instance)"
+        );
+        assert!(
+            body["m2m:ts"].get("__mdw").is_none(),
+            "the watch is internal: {body}"
+        );
+    }
+    wait_for("the reports", Duration::from_secs(5), || {
+        reports.lock().unwrap().len() >= 3
+    })
+    .await;
+    let reported: Vec<String> = reports.lock().unwrap().iter().flatten().cloned().collect();
+    assert_eq!(
+        reported[..3],
+        gaps[..],
+        "each missing point is reported once, in order"
+    );
+    let unique: HashSet<&String> = reported.iter().collect();
+    assert_eq!(
+        unique.len(),
+        reported.len(),
+        "a point reported twice: {reported:?}"
+    );
+}

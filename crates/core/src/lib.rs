@@ -107,6 +107,7 @@ impl Cse {
     pub fn start_background(&self) {
         expiry::spawn_sweeper(self.clone());
         outbox::spawn_recovery(self.clone());
+        resources::time_series::monitor::spawn_adoption(self.clone());
         resources::mgmt_obj::actions::resume(self);
     }
 

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE INDEX IF NOT EXISTS resources_children ON resources (pi, ty, seq);
 CREATE INDEX IF NOT EXISTS resources_groups ON resources (seq) WHERE ty = 9;
+CREATE INDEX IF NOT EXISTS resources_time_series ON resources (seq) WHERE ty = 29;
 CREATE INDEX IF NOT EXISTS resources_subscriptions ON resources (pi) WHERE ty = 23;
 CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resources_node_ids ON resources (json_extract(body, '$.ni')) WHERE ty = 14;
@@ -438,7 +439,7 @@ mod sql {
     }
     pub(super) fn of_type(conn: &Connection, ty: u32) -> StoreResult<Vec<Resource>> {
         // ty is an integer, so formatting it into the SQL is safe; a literal lets
-        // SQLite use the partial index that groups have.
+        // SQLite use the partial index that groups and timeSeries have.
         query_many(
             conn,
             &format!("SELECT {COLUMNS} FROM resources WHERE ty = {ty} ORDER BY seq"),

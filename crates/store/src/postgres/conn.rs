@@ -462,7 +462,7 @@ impl<C: Sql> ReadTxn for Raw<'_, C> {
     }
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         // A literal (ty is an integer, so this is safe) lets the planner use
-        // the partial index that groups have; a parameter would not.
+        // the partial index that groups and timeSeries have; a parameter would not.
         let sql = format!(select!("WHERE ty = {} ORDER BY seq"), ty);
         decode_all(self.query(&sql, &[])?)
     }

@@ -162,18 +162,15 @@ impl Hooks for SeriesHooks {
             }
         }
         // switching detection on (again) starts a fresh list
-        if ctx.changes.and_then(|c| flag(c, "mdd")) == Some(true) {
+        let restart = ctx.changes.and_then(|c| flag(c, "mdd")) == Some(true);
+        if restart {
             resource.attrs.remove("mdlt");
             resource.set("mdc", 0);
         }
+        monitor::series_updated(previous, resource, restart);
         let st = resource.u64_attr("st").unwrap_or(0);
         resource.set("st", st + 1);
         container::enforce_limits(ctx, resource)
-    }
-
-    fn updated(&self, cse: &Cse, resource: &Resource, changes: &Attrs) {
-        cse.missing_data()
-            .series_changed(resource, flag(changes, "mdd") == Some(true));
     }
 }
 
@@ -240,6 +237,9 @@ impl Hooks for InstanceHooks {
         resource: &mut Resource,
     ) -> CseResult<bool> {
         container::instance_added(parent, resource.u64_attr("cs").unwrap_or(0));
+        if let Some(dgt) = resource.str_attr("dgt") {
+            monitor::record_arrival(parent, dgt);
+        }
         container::enforce_limits(ctx, parent)?;
         Ok(true)
     }
@@ -254,12 +254,6 @@ impl Hooks for InstanceHooks {
     }
 
     fn created(&self, cse: &Cse, resource: &Resource) {
-        let series = cse
-            .store()
-            .reader()
-            .and_then(|reader| reader.get(resource.pi()));
-        if let (Ok(Some(series)), Some(dgt)) = (series, resource.str_attr("dgt")) {
-            cse.missing_data().instance_arrived(cse, &series, dgt);
-        }
+        cse.missing_data().time(cse, resource.pi());
     }
 }
