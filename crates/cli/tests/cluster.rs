@@ -4,7 +4,8 @@
 //! nothing acknowledged lost, `cni`/`st`/`la` exact, `mni` eviction exact,
 //! every event notified exactly once (re-deliveries carry the same `rqi`),
 //! including those the killed node acknowledged, expiry taken over by a
-//! surviving node.
+//! surviving node. Smaller tests: a pollingChannel served by any node, and a
+//! timeSeries' missing-data watch shared by two nodes and outliving one.
 //! Runs when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -697,6 +698,18 @@ async fn a_polling_channel_is_served_by_any_node() {
     assert_eq!(stats["rsr"], json!(2), "{stats}");
 }
 
+/// The strings of a JSON list (missing data points).
+fn points(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Missing-data reports (event type 8) the receiver got: the points of each.
 type Reports = Arc<Mutex<Vec<Vec<String>>>>;
 
@@ -711,15 +724,7 @@ async fn report_receiver() -> (String, Reports) {
                 let sgn: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let nev = &sgn["m2m:sgn"]["nev"];
                 if nev["net"].as_u64() == Some(8) {
-                    let points = nev["rep"]["m2m:tsn"]["mdlt"]
-                        .as_array()
-                        .map(|items| {
-                            items
-                                .iter()
-                                .filter_map(|p| p.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let points = points(&nev["rep"]["m2m:tsn"]["mdlt"]);
                     sink.lock().unwrap().push(points);
                 }
                 common::notification_ok()
@@ -802,15 +807,7 @@ async fn two_nodes_share_one_missing_data_watch() {
         )
         .await;
         assert_eq!(rsc, 2000, "{body}");
-        let listed: Vec<String> = body["m2m:ts"]["mdlt"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|p| p.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let listed = points(&body["m2m:ts"]["mdlt"]);
         assert!(
             listed.len() >= 3 && listed[..3] == gaps[..],
             "through {base}: missing points {listed:?}, expected to start with {gaps:?} \
@@ -836,5 +833,78 @@ async fn two_nodes_share_one_missing_data_watch() {
         unique.len(),
         reported.len(),
         "a point reported twice: {reported:?}"
+    );
+}
+
+/// The node that timed a watched series dies: the leader (the other node,
+/// by now) finds the watch and records the points missing since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_data_watch_outlives_its_node() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).expect("scratch schema");
+    let timing = start_node(&schema);
+    let survivor = start_node(&schema);
+    let (timing_base, survivor_base) = (timing.base.clone(), survivor.base.clone());
+    let client = reqwest::Client::new();
+    const PEI: i64 = 400;
+    let series =
+        json!({"m2m:ts": {"rn": "series", "pei": PEI, "mdd": true, "mdt": 300, "mdn": 100}});
+    let (rsc, body) = must(
+        &client,
+        &survivor_base,
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(29),
+        Some(series),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let dgt = |ms: i64| time::format(jiff::Timestamp::from_millisecond(ms).unwrap());
+    let first = time::now().as_millisecond() + 200;
+    const SENT: i64 = 3;
+    for k in 0..SENT {
+        let due = first + k * PEI;
+        let wait = u64::try_from(due - time::now().as_millisecond()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let tsi = json!({"m2m:tsi": {"dgt": dgt(due), "con": k}});
+        let (rsc, body) = must(
+            &client,
+            &timing_base,
+            reqwest::Method::POST,
+            "/cse-in/series",
+            Some(30),
+            Some(tsi),
+        )
+        .await;
+        assert_eq!(rsc, 2001, "instance {k}: {body}");
+    }
+    // only the dying node received instances, so only it timed the series
+    drop(timing);
+    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt(first + k * PEI)).collect();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let listed = loop {
+        let (_, body) = must(
+            &client,
+            &survivor_base,
+            reqwest::Method::GET,
+            "/cse-in/series",
+            None,
+            None,
+        )
+        .await;
+        let listed = points(&body["m2m:ts"]["mdlt"]);
+        if listed.len() >= gaps.len() {
+            break listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: the survivor recorded {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        listed[..gaps.len()],
+        gaps[..],
+        "the points missing since the last instance, none before it"
     );
 }
