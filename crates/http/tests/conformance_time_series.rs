@@ -187,3 +187,36 @@ async fn instances_on_time_leave_no_gaps() {
     let ts = cse.retrieve("/cse-in/app/steady", &aei).await;
     assert_eq!(ts.at("/m2m:ts/mdc"), &json!(0), "{}", ts.body);
 }
+
+#[tokio::test]
+async fn a_data_generation_time_is_taken_once_per_series() {
+    let cse = common::start().await;
+    let aei = cse.register_ae("app", None).await;
+    for rn in ["a", "b"] {
+        assert_eq!(series(&cse, &aei, rn, json!({})).await.rsc, 2001);
+    }
+    let dgt = "20261202T010203,000000";
+    instance(&cse, &aei, "/cse-in/app/a", dgt).await;
+    let again = cse
+        .create(
+            "/cse-in/app/a",
+            &aei,
+            30,
+            json!({"m2m:tsi": {"dgt": dgt, "con": "22"}}),
+        )
+        .await;
+    assert_eq!(again.rsc, 4105, "{}", again.body);
+    instance(&cse, &aei, "/cse-in/app/b", dgt).await;
+    let a = cse.retrieve("/cse-in/app/a", &aei).await;
+    assert_eq!(
+        a.at("/m2m:ts/cni"),
+        &json!(1),
+        "the refused one left nothing"
+    );
+
+    // once the instance is gone, its time is free again
+    let first = cse.retrieve("/cse-in/app/a/ol", &aei).await;
+    let ri = first.at("/m2m:tsi/ri").as_str().unwrap().to_owned();
+    assert_eq!(cse.delete(&format!("/~/id-in/{ri}"), &aei).await.rsc, 2002);
+    instance(&cse, &aei, "/cse-in/app/a", dgt).await;
+}

@@ -90,6 +90,9 @@ impl<R: ReadTxn> ReadTxn for CachedReader<'_, R> {
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
         self.raw.nodes_with_id(ni)
     }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        self.raw.instance_with_dgt(pi, dgt)
+    }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)
     }
@@ -287,6 +290,9 @@ impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
     // the group's uncommitted rows)
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
         self.raw.nodes_with_id(ni)
+    }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        self.raw.instance_with_dgt(pi, dgt)
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         self.raw.expired(now, limit)

@@ -103,6 +103,12 @@ pub trait ReadTxn {
     /// returned, whatever attributes they carry. On the writer, it sees the
     /// running group's uncommitted writes; it is never answered by the cache.
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>>;
+    /// The `<timeSeriesInstance>` (type 30) below `pi` whose stored `dgt`
+    /// is `dgt`: an indexed lookup (an expression index on the body's `dgt`,
+    /// for type 30 only), so that checking a data generation time is unique
+    /// does not read every instance of a series. On the writer, it sees the
+    /// running group's uncommitted writes; it is never answered by the cache.
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>>;
     /// Up to `limit` resources whose `et` is before `now`, soonest first.
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>>;
     /// The stored attributes of each direct child of one type, as JSON text,

@@ -41,6 +41,7 @@ CREATE INDEX IF NOT EXISTS resources_time_series ON resources (seq) WHERE ty = 2
 CREATE INDEX IF NOT EXISTS resources_subscriptions ON resources (pi) WHERE ty = 23;
 CREATE INDEX IF NOT EXISTS resources_expiry ON resources (et) WHERE et IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resources_node_ids ON resources (json_extract(body, '$.ni')) WHERE ty = 14;
+CREATE INDEX IF NOT EXISTS resources_instance_times ON resources (pi, json_extract(body, '$.dgt')) WHERE ty = 30;
 CREATE TABLE IF NOT EXISTS labels (
     lbl TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -61,6 +62,10 @@ const COLUMNS: &str = "ri, ty, path, creator, body";
 /// The tail of the node lookup by `ni` (after `SELECT columns FROM`).
 const NODES_WITH_ID: &str =
     "resources WHERE ty = 14 AND json_extract(body, '$.ni') = ?1 ORDER BY seq";
+/// The tail of the instance lookup by `dgt`; it matches the
+/// `resources_instance_times` index as `NODES_WITH_ID` matches its own.
+const INSTANCE_WITH_DGT: &str =
+    "resources WHERE ty = 30 AND pi = ?1 AND json_extract(body, '$.dgt') = ?2 LIMIT 1";
 
 enum Mode {
     File {
@@ -455,6 +460,17 @@ mod sql {
             [ni],
         )
     }
+    pub(super) fn instance_with_dgt(
+        conn: &Connection,
+        pi: &str,
+        dgt: &str,
+    ) -> StoreResult<Option<Resource>> {
+        query_one(
+            conn,
+            &format!("SELECT {COLUMNS} FROM {INSTANCE_WITH_DGT}"),
+            params![pi, dgt],
+        )
+    }
     pub(super) fn expired(
         conn: &Connection,
         now: &str,
@@ -540,6 +556,9 @@ impl<T: HasConn> ReadTxn for T {
     }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
         sql::nodes_with_id(self.conn(), ni)
+    }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        sql::instance_with_dgt(self.conn(), pi, dgt)
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         sql::expired(self.conn(), now, limit)
@@ -773,21 +792,29 @@ mod tests {
 
     fn plan(conn: &Connection, sql: &str) -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let values = vec!["x"; stmt.parameter_count()];
         let rows = stmt
-            .query_map(["urn:dev:x"], |row| row.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter(values), |row| {
+                row.get::<_, String>(3)
+            })
             .unwrap();
         rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
     }
 
     #[test]
-    fn nodes_are_found_by_id_through_their_index() {
+    fn lookups_inside_the_body_use_their_indexes() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
-        let plan = plan(&conn, &format!("SELECT {COLUMNS} FROM {NODES_WITH_ID}"));
-        assert!(
-            plan.contains("USING INDEX resources_node_ids"),
-            "the lookup scans: {plan}"
-        );
+        for (tail, index) in [
+            (NODES_WITH_ID, "resources_node_ids"),
+            (INSTANCE_WITH_DGT, "resources_instance_times"),
+        ] {
+            let plan = plan(&conn, &format!("SELECT {COLUMNS} FROM {tail}"));
+            assert!(
+                plan.contains(&format!("USING INDEX {index}")),
+                "{tail} scans: {plan}"
+            );
+        }
     }
 
     #[test]

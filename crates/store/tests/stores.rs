@@ -913,6 +913,70 @@ async fn nodes_by_id(store: Arc<dyn Store>) {
     );
 }
 
+/// Instances of a series are found by their `dgt`, in the job that wrote
+/// them and after, and not once deleted or in another series.
+async fn instances_by_dgt(store: Arc<dyn Store>) {
+    seed(store.as_ref()).await;
+    let instance = |ri: &str, pi: &str, dgt: &str| {
+        let path = format!("cse-in/{pi}/{ri}");
+        resource(ri, pi, 30, &path, json!({"dgt": dgt, "con": "x"}))
+    };
+    write(store.as_ref(), move |txn| {
+        for series in ["ts1", "ts2"] {
+            txn.insert(&resource(
+                series,
+                "id-in",
+                29,
+                &format!("cse-in/{series}"),
+                json!({}),
+            ))?;
+        }
+        txn.insert(&instance("tsi1", "ts1", "20261202T000000"))?;
+        txn.insert(&instance("tsi2", "ts1", "20261202T000001"))?;
+        let own = txn.instance_with_dgt("ts1", "20261202T000001")?;
+        assert_eq!(own.map(|r| r.ri().to_owned()).as_deref(), Some("tsi2"));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    let found = |pi: &str, dgt: &str| {
+        reader
+            .instance_with_dgt(pi, dgt)
+            .unwrap()
+            .map(|r| r.ri().to_owned())
+    };
+    assert_eq!(found("ts1", "20261202T000000").as_deref(), Some("tsi1"));
+    assert_eq!(found("ts2", "20261202T000000"), None, "another series");
+    assert_eq!(found("ts1", "20261202T000002"), None);
+    drop(reader);
+    write(store.as_ref(), |txn| {
+        txn.delete_tree("cse-in/ts1/tsi1")?;
+        assert!(txn.instance_with_dgt("ts1", "20261202T000000")?.is_none());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let reader = store.reader().unwrap();
+    assert!(reader
+        .instance_with_dgt("ts1", "20261202T000000")
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn sqlite_instances_by_dgt() {
+    let dir = tempfile::tempdir().unwrap();
+    instances_by_dgt(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+    instances_by_dgt(Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
+
+#[tokio::test]
+async fn postgres_instances_by_dgt() {
+    let Some(store) = postgres() else { return };
+    instances_by_dgt(Arc::new(store)).await;
+}
+
 #[tokio::test]
 async fn sqlite_nodes_by_id() {
     let dir = tempfile::tempdir().unwrap();

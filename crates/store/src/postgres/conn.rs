@@ -184,6 +184,11 @@ const EXPIRED: &str = select!("WHERE et IS NOT NULL AND et < $1 ORDER BY et LIMI
 const NODES_WITH_ID: &str = select!(
     r"WHERE ty = 14 AND (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'ni') = $1 ORDER BY seq"
 );
+/// A series' instance by its `dgt`, on the expression and predicate of the
+/// `resources_instance_times` index (migration 6), as `NODES_WITH_ID`.
+const INSTANCE_WITH_DGT: &str = select!(
+    r"WHERE ty = 30 AND pi = $1 AND (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'dgt') = $2"
+);
 const WATCHED: &str = "SELECT DISTINCT pi FROM resources WHERE ty = 23";
 /// The row and its labels in one round trip. A clash returns no row rather
 /// than an error, which would abort the whole transaction.
@@ -466,6 +471,13 @@ impl<C: Sql> ReadTxn for Raw<'_, C> {
         let sql = format!(select!("WHERE ty = {} ORDER BY seq"), ty);
         decode_all(self.query(&sql, &[])?)
     }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        // as for `ni`: NUL is indexed as U+FFFD, the row is held to the exact `dgt`
+        let indexed = dgt.replace('\0', "\u{fffd}");
+        let mut found = decode_all(self.query(INSTANCE_WITH_DGT, &[&pi, &indexed])?)?;
+        found.retain(|r| r.str_attr("dgt") == Some(dgt));
+        Ok(found.pop())
+    }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
         // The index holds NUL as U+FFFD (PostgreSQL text cannot hold NUL);
         // the rows are then held to the exact `ni`.
@@ -560,7 +572,7 @@ mod tests {
     /// off (a test table is too small to bother otherwise), the planner
     /// takes `resources_node_ids`.
     #[test]
-    fn nodes_are_found_by_id_through_their_index() {
+    fn lookups_inside_the_body_use_their_indexes() {
         let Ok(url) = std::env::var("URBIS_TEST_DATABASE_URL") else {
             eprintln!("URBIS_TEST_DATABASE_URL not set: PostgreSQL plan not checked");
             return;
@@ -569,16 +581,23 @@ mod tests {
         drop(PostgresStore::open(schema.url(), 1).unwrap()); // migrates
         let mut client = Client::connect(schema.url(), NoTls).unwrap();
         client.batch_execute("SET enable_seqscan = off").unwrap();
-        let plan: Vec<String> = client
-            .query(&format!("EXPLAIN {NODES_WITH_ID}"), &[&"urn:dev:x"])
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let plan = plan.join("\n");
-        assert!(
-            plan.contains("resources_node_ids"),
-            "the lookup scans: {plan}"
-        );
+        let lookups: [(&str, &[&(dyn postgres::types::ToSql + Sync)], &str); 2] = [
+            (NODES_WITH_ID, &[&"urn:dev:x"], "resources_node_ids"),
+            (
+                INSTANCE_WITH_DGT,
+                &[&"ts1", &"20261202T000000"],
+                "resources_instance_times",
+            ),
+        ];
+        for (sql, params, index) in lookups {
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {sql}"), params)
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains(index), "{sql} scans: {plan}");
+        }
     }
 }

@@ -178,6 +178,11 @@ impl ReadTxn for Dispatch<'_> {
         let ni = ni.to_owned();
         self.readers.call(move |raw| raw.nodes_with_id(&ni))
     }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        let (pi, dgt) = (pi.to_owned(), dgt.to_owned());
+        self.readers
+            .call(move |raw| raw.instance_with_dgt(&pi, &dgt))
+    }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
         let now = now.to_owned();
         self.readers.call(move |raw| raw.expired(&now, limit))

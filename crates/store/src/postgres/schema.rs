@@ -13,7 +13,7 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
@@ -103,6 +103,13 @@ CREATE TABLE mailbox_answers (
 /// `<timeSeries>` resources, which the leader lists to time their
 /// missing-data watches (`of_type(29)`), without reading the whole table.
 const V5: &str = "CREATE INDEX resources_time_series ON resources (seq) WHERE ty = 29";
+
+/// `<timeSeriesInstance>`s by series and `dgt` (unique within a series), on
+/// the same NUL-safe expression as `ni` (migration 3).
+const V6: &str = r#"
+CREATE INDEX resources_instance_times ON resources
+    (pi, (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'dgt')) WHERE ty = 30;
+"#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (
     version    INTEGER PRIMARY KEY,

@@ -581,6 +581,16 @@ impl ReadTxn for WriterTxn<'_> {
     fn of_type(&self, ty: u32) -> StoreResult<Vec<Resource>> {
         self.statement(|raw, group| Ok(group.patch_all(raw.of_type(ty)?)))
     }
+    fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
+        // the group's inserts are sent ahead of the statement, and instances
+        // are never updated (`dgt` cannot change): patching drops the ones
+        // the group deleted
+        self.statement(|raw, group| {
+            Ok(group
+                .patch_all(raw.instance_with_dgt(pi, dgt)?.into_iter().collect())
+                .pop())
+        })
+    }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
         // The database has the group's inserts (sent ahead of the statement)
         // but not its deferred updates: a node whose `ni` this group changed

@@ -200,6 +200,23 @@ pub static INSTANCE_KIND: Kind = Kind {
 
 struct InstanceHooks;
 
+/// The `dgt` of an instance is unique within its series (TS-0004: 4105
+/// CONFLICT); an indexed lookup, not a scan of the series.
+fn refuse_taken_dgt(
+    reader: &dyn urbis_store::ReadTxn,
+    series: &Resource,
+    instance: &Resource,
+) -> CseResult<()> {
+    let dgt = instance.str_attr("dgt").unwrap_or_default();
+    if reader.instance_with_dgt(series.ri(), dgt)?.is_some() {
+        return Err(CseError::new(
+            Rsc::Conflict,
+            format!("an instance with dgt {dgt} already exists"),
+        ));
+    }
+    Ok(())
+}
+
 impl Hooks for InstanceHooks {
     fn validate_create(
         &self,
@@ -215,19 +232,7 @@ impl Hooks for InstanceHooks {
             ));
         }
         resource.set("cs", size);
-        let dgt = resource.str_attr("dgt").unwrap_or_default().to_owned();
-        let duplicate = ctx
-            .reader
-            .children(parent.ri(), Some(ResourceType::TimeSeriesInstance.ty()))?
-            .iter()
-            .any(|sibling| sibling.str_attr("dgt") == Some(dgt.as_str()));
-        if duplicate {
-            return Err(CseError::new(
-                Rsc::Conflict,
-                format!("an instance with dgt {dgt} already exists"),
-            ));
-        }
-        Ok(())
+        refuse_taken_dgt(ctx.reader, parent, resource)
     }
 
     fn on_create(
@@ -236,6 +241,8 @@ impl Hooks for InstanceHooks {
         parent: &mut Resource,
         resource: &mut Resource,
     ) -> CseResult<bool> {
+        // again in the write job: a concurrent create may have taken it since
+        refuse_taken_dgt(&*ctx.txn, parent, resource)?;
         container::instance_added(parent, resource.u64_attr("cs").unwrap_or(0));
         if let Some(dgt) = resource.str_attr("dgt") {
             monitor::record_arrival(parent, dgt);
