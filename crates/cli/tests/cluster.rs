@@ -734,6 +734,58 @@ async fn report_receiver() -> (String, Reports) {
     (common::serve_on_loopback(app).await, reports)
 }
 
+/// The period of the watched series of the missing-data tests, in ms.
+const PEI: i64 = 400;
+
+/// Create `/cse-in/series` through `base`: missing-data detection on,
+/// period [`PEI`], detection 300 ms after each expected time.
+async fn watched_series(client: &reqwest::Client, base: &str, mdn: u64) {
+    let series =
+        json!({"m2m:ts": {"rn": "series", "pei": PEI, "mdd": true, "mdt": 300, "mdn": mdn}});
+    let (rsc, body) = must(
+        client,
+        base,
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(29),
+        Some(series),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+}
+
+/// A `dgt` for a time in ms since the epoch.
+fn dgt_at(ms: i64) -> String {
+    time::format(jiff::Timestamp::from_millisecond(ms).unwrap())
+}
+
+/// Instance `k` (of `count`) dated `first + k * PEI` and sent then, through
+/// `through(k)`.
+async fn instances_on_time(
+    client: &reqwest::Client,
+    first: i64,
+    count: i64,
+    through: impl Fn(i64) -> String,
+) {
+    for k in 0..count {
+        let due = first + k * PEI;
+        let wait = u64::try_from(due - time::now().as_millisecond()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let tsi = json!({"m2m:tsi": {"dgt": dgt_at(due), "con": k}});
+        let base = through(k);
+        let (rsc, body) = must(
+            client,
+            &base,
+            reqwest::Method::POST,
+            "/cse-in/series",
+            Some(30),
+            Some(tsi),
+        )
+        .await;
+        assert_eq!(rsc, 2001, "instance {k} through {base}: {body}");
+    }
+}
+
 /// A timeSeries watched for missing data gets its instances through two
 /// nodes in turn: neither node reports a gap that the other one filled, and
 /// once they stop, each missing point is recorded and reported once.
@@ -744,19 +796,7 @@ async fn two_nodes_share_one_missing_data_watch() {
     let nodes = [start_node(&schema), start_node(&schema)];
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let client = reqwest::Client::new();
-    const PEI: i64 = 400;
-    let series =
-        json!({"m2m:ts": {"rn": "series", "pei": PEI, "mdd": true, "mdt": 300, "mdn": 10}});
-    let (rsc, body) = must(
-        &client,
-        &bases[0],
-        reqwest::Method::POST,
-        "/cse-in",
-        Some(29),
-        Some(series),
-    )
-    .await;
-    assert_eq!(rsc, 2001, "{body}");
+    watched_series(&client, &bases[0], 10).await;
     let (target, reports) = report_receiver().await;
     let sub = json!({"m2m:sub": {"rn": "gaps", "nu": [target], "enc": {"net": [8], "md": {"num": 1, "dur": "PT60S"}}}});
     let (rsc, body) = must(
@@ -770,28 +810,11 @@ async fn two_nodes_share_one_missing_data_watch() {
     .await;
     assert_eq!(rsc, 2001, "{body}");
 
-    let dgt = |ms: i64| time::format(jiff::Timestamp::from_millisecond(ms).unwrap());
     let first = time::now().as_millisecond() + 200;
     const SENT: i64 = 6;
-    for k in 0..SENT {
-        let due = first + k * PEI;
-        let wait = u64::try_from(due - time::now().as_millisecond()).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        let tsi = json!({"m2m:tsi": {"dgt": dgt(due), "con": k}});
-        let base = &bases[(k % 2) as usize];
-        let (rsc, body) = must(
-            &client,
-            base,
-            reqwest::Method::POST,
-            "/cse-in/series",
-            Some(30),
-            Some(tsi),
-        )
-        .await;
-        assert_eq!(rsc, 2001, "instance {k} through node {}: {body}", k % 2);
-    }
+    instances_on_time(&client, first, SENT, |k| bases[(k % 2) as usize].clone()).await;
     // the next three periods pass without instances
-    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt(first + k * PEI)).collect();
+    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt_at(first + k * PEI)).collect();
     let settled = first + (SENT + 2) * PEI + 300 + 300;
     let wait = u64::try_from(settled - time::now().as_millisecond()).unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -846,41 +869,13 @@ async fn a_missing_data_watch_outlives_its_node() {
     let survivor = start_node(&schema);
     let (timing_base, survivor_base) = (timing.base.clone(), survivor.base.clone());
     let client = reqwest::Client::new();
-    const PEI: i64 = 400;
-    let series =
-        json!({"m2m:ts": {"rn": "series", "pei": PEI, "mdd": true, "mdt": 300, "mdn": 100}});
-    let (rsc, body) = must(
-        &client,
-        &survivor_base,
-        reqwest::Method::POST,
-        "/cse-in",
-        Some(29),
-        Some(series),
-    )
-    .await;
-    assert_eq!(rsc, 2001, "{body}");
-    let dgt = |ms: i64| time::format(jiff::Timestamp::from_millisecond(ms).unwrap());
+    watched_series(&client, &survivor_base, 100).await;
     let first = time::now().as_millisecond() + 200;
     const SENT: i64 = 3;
-    for k in 0..SENT {
-        let due = first + k * PEI;
-        let wait = u64::try_from(due - time::now().as_millisecond()).unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        let tsi = json!({"m2m:tsi": {"dgt": dgt(due), "con": k}});
-        let (rsc, body) = must(
-            &client,
-            &timing_base,
-            reqwest::Method::POST,
-            "/cse-in/series",
-            Some(30),
-            Some(tsi),
-        )
-        .await;
-        assert_eq!(rsc, 2001, "instance {k}: {body}");
-    }
+    instances_on_time(&client, first, SENT, |_| timing_base.clone()).await;
     // only the dying node received instances, so only it timed the series
     drop(timing);
-    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt(first + k * PEI)).collect();
+    let gaps: Vec<String> = (SENT..SENT + 3).map(|k| dgt_at(first + k * PEI)).collect();
     let deadline = Instant::now() + Duration::from_secs(15);
     let listed = loop {
         let (_, body) = must(
