@@ -220,3 +220,34 @@ async fn a_data_generation_time_is_taken_once_per_series() {
     assert_eq!(cse.delete(&format!("/~/id-in/{ri}"), &aei).await.rsc, 2002);
     instance(&cse, &aei, "/cse-in/app/a", dgt).await;
 }
+
+#[tokio::test]
+async fn a_watch_restarted_with_a_shorter_period_is_timed_at_once() {
+    let cse = common::start().await;
+    let aei = cse.register_ae("app", None).await;
+    let slow = json!({"pei": 60000, "mdd": true, "mdt": 1000});
+    assert_eq!(series(&cse, &aei, "s", slow).await.rsc, 2001);
+    // the first watch expects its next instance in a minute
+    instance(&cse, &aei, "/cse-in/app/s", &now()).await;
+    for change in [
+        json!({"mdd": false}),
+        json!({"pei": 200, "mdt": 160}),
+        json!({"mdd": true}),
+    ] {
+        let updated = cse
+            .update("/cse-in/app/s", &aei, json!({ "m2m:ts": change }))
+            .await;
+        assert_eq!(updated.rsc, 2004, "{change}: {}", updated.body);
+    }
+    // a new watch with the new period; nothing follows its first instance
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    instance(&cse, &aei, "/cse-in/app/s", &now()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ts = cse.retrieve("/cse-in/app/s", &aei).await;
+    let missing = ts.at("/m2m:ts/mdc").as_u64().unwrap_or(0);
+    assert!(
+        missing >= 3,
+        "the new watch waited for the old one's minute: {}",
+        ts.body
+    );
+}

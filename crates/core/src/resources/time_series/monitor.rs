@@ -43,6 +43,9 @@ const MAX_CATCH_UP: usize = 1000;
 const ADOPT_EVERY: Duration = Duration::from_secs(5);
 /// Pause after a check that failed (the store is unreachable, say).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Longest a timer sleeps before it reads the watch again: a watch that was
+/// restarted with a shorter period meanwhile is timed within this.
+const LONGEST_NAP_MS: u64 = 1000;
 
 /// The series this node times (one task each).
 #[derive(Default)]
@@ -164,6 +167,10 @@ async fn timer(cse: &Cse, ri: &str) {
         };
         let (timed_for, at) = due;
         let wait = u64::try_from(at - now_ms()).unwrap_or(0);
+        if wait > LONGEST_NAP_MS {
+            tokio::time::sleep(Duration::from_millis(LONGEST_NAP_MS)).await;
+            continue;
+        }
         tokio::time::sleep(Duration::from_millis(wait)).await;
         match check(cse, ri, timed_for).await {
             Ok(true) => {}
