@@ -220,7 +220,7 @@ fn refuse_taken_dgt(
 impl Hooks for InstanceHooks {
     fn validate_create(
         &self,
-        ctx: &ReadCtx<'_>,
+        _ctx: &ReadCtx<'_>,
         parent: &Resource,
         resource: &mut Resource,
     ) -> CseResult<()> {
@@ -232,7 +232,7 @@ impl Hooks for InstanceHooks {
             ));
         }
         resource.set("cs", size);
-        refuse_taken_dgt(ctx.reader, parent, resource)
+        Ok(())
     }
 
     fn on_create(
@@ -241,7 +241,7 @@ impl Hooks for InstanceHooks {
         parent: &mut Resource,
         resource: &mut Resource,
     ) -> CseResult<bool> {
-        // again in the write job: a concurrent create may have taken it since
+        // in the write job, so that no concurrent create can take it meanwhile
         refuse_taken_dgt(&*ctx.txn, parent, resource)?;
         container::instance_added(parent, resource.u64_attr("cs").unwrap_or(0));
         if let Some(dgt) = resource.str_attr("dgt") {
