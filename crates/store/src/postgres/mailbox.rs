@@ -4,7 +4,7 @@
 
 use ::postgres::Config;
 
-use super::conn::{Conn, Sql};
+use super::conn::Sql;
 use super::readers::ConnThreads;
 use crate::mailbox::{MailboxStore, Posted};
 use crate::StoreResult;
@@ -46,15 +46,6 @@ impl PostgresMailboxes {
             thread: ConnThreads::start(config, 1, "urbis-pg-mailboxes", false)?,
         })
     }
-
-    /// Run `f` on the connection's thread and wait for its result.
-    fn run<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
-    {
-        self.thread.run(f)
-    }
 }
 
 fn clamp(n: u64) -> i64 {
@@ -73,7 +64,7 @@ impl MailboxStore for PostgresMailboxes {
         let (entity, rqi, request) = (entity.to_owned(), rqi.to_owned(), request.to_owned());
         let lifetime = lifetime_ms as f64;
         let depth = clamp(depth as u64);
-        self.run(move |conn| {
+        self.thread.run(move |conn| {
             Ok(conn.execute(POST, &[&entity, &rqi, &request, &lifetime, &depth])? == 1)
         })
     }
@@ -81,7 +72,7 @@ impl MailboxStore for PostgresMailboxes {
     fn take(&self, entity: &str, limit: usize) -> StoreResult<Vec<Posted>> {
         let entity = entity.to_owned();
         let limit = clamp(limit as u64);
-        self.run(move |conn| {
+        self.thread.run(move |conn| {
             let rows = conn.query(TAKE, &[&entity, &limit])?;
             let mut taken = rows
                 .iter()
@@ -103,7 +94,8 @@ impl MailboxStore for PostgresMailboxes {
 
     fn answer(&self, rqi: &str, response: &str) -> StoreResult<bool> {
         let (rqi, response) = (rqi.to_owned(), response.to_owned());
-        self.run(move |conn| Ok(conn.execute(ANSWER, &[&rqi, &response])? == 1))
+        self.thread
+            .run(move |conn| Ok(conn.execute(ANSWER, &[&rqi, &response])? == 1))
     }
 
     fn answers(&self, rqis: &[String]) -> StoreResult<Vec<(String, String)>> {
@@ -111,7 +103,7 @@ impl MailboxStore for PostgresMailboxes {
             return Ok(Vec::new());
         }
         let rqis = rqis.to_vec();
-        self.run(move |conn| {
+        self.thread.run(move |conn| {
             conn.query(ANSWERS, &[&rqis])?
                 .iter()
                 .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
@@ -121,12 +113,13 @@ impl MailboxStore for PostgresMailboxes {
 
     fn withdraw(&self, rqi: &str) -> StoreResult<()> {
         let rqi = rqi.to_owned();
-        self.run(move |conn| conn.execute(WITHDRAW, &[&rqi]).map(|_| ()))
+        self.thread
+            .run(move |conn| conn.execute(WITHDRAW, &[&rqi]).map(|_| ()))
     }
 
     fn sweep(&self, answers_ms: u64) -> StoreResult<u64> {
         let answers = answers_ms as f64;
-        self.run(move |conn| {
+        self.thread.run(move |conn| {
             Ok(conn.execute(SWEEP_REQUESTS, &[])? + conn.execute(SWEEP_ANSWERS, &[&answers])?)
         })
     }
