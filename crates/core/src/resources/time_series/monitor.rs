@@ -32,7 +32,7 @@ use crate::Cse;
 /// Event type of subscriptions that want missing data reports.
 const MISSING_DATA_EVENT: u64 = 8;
 /// The internal attribute that holds the watch.
-pub(crate) const WATCH: &str = "__mdw";
+const WATCH: &str = "__mdw";
 /// Most arrivals a watch keeps for its current period (a flood of instances
 /// within one period needs only one of them to count).
 const MAX_ARRIVALS: usize = 64;
@@ -153,7 +153,7 @@ pub(crate) fn spawn_adoption(cse: Cse) {
 /// The task that times one series on this node, until its watch ends.
 async fn timer(cse: &Cse, ri: &str) {
     loop {
-        let due = match cse.store().reader().and_then(|r| r.get(ri)) {
+        let (timed_for, at) = match cse.store().reader().and_then(|r| r.get(ri)) {
             Ok(Some(ts)) => match (settings(&ts), expected(&ts)) {
                 (Some((_, _, mdt)), Some(x)) => (x, x.saturating_add(mdt)),
                 _ => return,
@@ -165,7 +165,6 @@ async fn timer(cse: &Cse, ri: &str) {
                 continue;
             }
         };
-        let (timed_for, at) = due;
         let wait = u64::try_from(at - now_ms()).unwrap_or(0);
         if wait > LONGEST_NAP_MS {
             tokio::time::sleep(Duration::from_millis(LONGEST_NAP_MS)).await;
