@@ -27,6 +27,7 @@ mod cache;
 mod cached;
 pub mod credentials;
 mod group;
+mod group_log;
 pub mod mailbox;
 pub mod postgres;
 pub mod sqlite;

@@ -13,7 +13,6 @@
 //! read-modify-write (`WriteTxn::lock`) takes the row lock (`FOR UPDATE`),
 //! which serializes writers of one container across nodes.
 
-use std::collections::HashMap;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -28,6 +27,7 @@ use super::pipeline::Pipeline;
 use super::{locks, schema};
 use crate::cache::Cache;
 use crate::group::{self, Step};
+use crate::group_log::{named_by_cse, Entry, GroupLog, Savepoint, State};
 use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 
 /// How long the writer waits after it could not reach the database before it
@@ -134,204 +134,10 @@ struct Session {
     group: GroupLog,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Savepoint {
-    /// No job is running.
-    #[default]
-    None,
-    /// A job runs and has sent nothing yet: nothing to undo.
-    Wanted,
-    /// `SAVEPOINT job` has gone out (or is queued ahead of a statement).
-    Set,
-}
-
-/// Where a logged write stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// In the database (sent with its job).
-    Applied,
-    /// A new resource, sent ahead of the next statement or with COMMIT.
-    PendingInsert,
-    /// New attributes, written with COMMIT.
-    PendingUpdate,
-}
-
-/// What a write did, in the order the jobs did it.
-enum Entry {
-    /// The resource's newest attributes. `inserted`: this group created it
-    /// (nobody else sees the row, so it needs no lock).
-    Wrote {
-        resource: Arc<Resource>,
-        state: State,
-        inserted: bool,
-    },
-    /// `path` and everything below it were deleted.
-    Deleted(String),
-}
-
-/// The open group's state on the writer.
-#[derive(Default)]
-struct GroupLog {
-    /// `BEGIN` has gone out.
-    open: bool,
-    /// The running job's number, for undoing its entries.
-    job: u32,
-    savepoint: Savepoint,
-    /// The running job has locked or written a row in the database.
-    job_touched: bool,
-    log: Vec<(u32, Entry)>,
-    /// Rows this transaction holds locks on, by the job that took them
-    /// (a rolled-back savepoint releases its locks).
-    locked: Vec<(u32, String)>,
-    /// Subscriptions by parent, for parents nobody else can add any to.
-    subscriptions: HashMap<String, Vec<Resource>>,
-}
-
-impl GroupLog {
-    fn reset(&mut self) {
-        *self = GroupLog::default();
-    }
-
-    /// The group's own view of `ri`: `Some(None)` if it deleted it.
-    fn find(&self, ri: &str) -> Option<Option<&Arc<Resource>>> {
-        let mut deleted_paths: Vec<&str> = Vec::new();
-        for (_, entry) in self.log.iter().rev() {
-            match entry {
-                Entry::Deleted(path) => deleted_paths.push(path),
-                Entry::Wrote { resource, .. } if resource.ri() == ri => {
-                    let gone = deleted_paths.iter().any(|p| covers(p, &resource.path));
-                    return Some((!gone).then_some(resource));
-                }
-                Entry::Wrote { .. } => {}
-            }
-        }
-        None
-    }
-
-    fn find_path(&self, path: &str) -> Option<&Arc<Resource>> {
-        for (_, entry) in self.log.iter().rev() {
-            match entry {
-                Entry::Deleted(gone) if covers(gone, path) => return None,
-                Entry::Wrote { resource, .. } if resource.path == path => return Some(resource),
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// A row read from the database, as this group left it.
-    fn patch(&self, resource: Resource) -> Option<Resource> {
-        if self.log.is_empty() {
-            return Some(resource);
-        }
-        match self.find(resource.ri()) {
-            Some(Some(newer)) => Some((**newer).clone()),
-            Some(None) => None,
-            None => Some(resource),
-        }
-    }
-
-    fn patch_all(&self, rows: Vec<Resource>) -> Vec<Resource> {
-        rows.into_iter().filter_map(|r| self.patch(r)).collect()
-    }
-
-    /// The newest value of every resource of type `ty` this group wrote and
-    /// did not delete since.
-    fn written_of_type(&self, ty: u32) -> Vec<&Arc<Resource>> {
-        let mut ris: Vec<&str> = Vec::new();
-        for (_, entry) in &self.log {
-            if let Entry::Wrote { resource, .. } = entry {
-                if resource.ty == ty && !ris.contains(&resource.ri()) {
-                    ris.push(resource.ri());
-                }
-            }
-        }
-        ris.into_iter()
-            .filter_map(|ri| self.find(ri).flatten())
-            .collect()
-    }
-
-    fn holds_lock(&self, ri: &str) -> bool {
-        self.locked.iter().any(|(_, r)| r == ri)
-            || self.log.iter().any(|(_, e)| {
-                matches!(e, Entry::Wrote { resource, inserted: true, .. } if resource.ri() == ri)
-            })
-    }
-
-    fn has_pending(&self) -> bool {
-        self.log
-            .iter()
-            .any(|(_, e)| matches!(e, Entry::Wrote { state, .. } if *state != State::Applied))
-    }
-
-    /// Queue the pending inserts of the jobs `which` selects, and count them
-    /// as sent.
-    fn send_inserts(
-        &mut self,
-        conn: &mut Pipeline,
-        which: impl Fn(u32) -> bool,
-    ) -> StoreResult<()> {
-        let mut batch = Vec::new();
-        for (job, entry) in self.log.iter_mut() {
-            if let Entry::Wrote {
-                resource, state, ..
-            } = entry
-            {
-                if *state == State::PendingInsert && which(*job) {
-                    *state = State::Applied;
-                    batch.push(resource.clone());
-                }
-            }
-        }
-        if !batch.is_empty() {
-            conn.queue_statement(insert_many(&batch)?);
-        }
-        Ok(())
-    }
-
-    /// The newest value of every resource whose update waits for COMMIT.
-    fn deferred(&self) -> Vec<&Resource> {
-        let mut newest: HashMap<&str, (usize, State)> = HashMap::new();
-        for (i, (_, entry)) in self.log.iter().enumerate() {
-            if let Entry::Wrote {
-                resource, state, ..
-            } = entry
-            {
-                newest.insert(resource.ri(), (i, *state));
-            }
-        }
-        let mut pending: Vec<usize> = newest
-            .into_values()
-            .filter(|(_, state)| *state == State::PendingUpdate)
-            .map(|(i, _)| i)
-            .collect();
-        pending.sort_unstable();
-        pending
-            .into_iter()
-            .filter_map(|i| match &self.log[i].1 {
-                Entry::Wrote { resource, .. } => Some(resource.as_ref()),
-                Entry::Deleted(_) => None,
-            })
-            .collect()
-    }
-
-    fn undo_job(&mut self) {
-        let job = self.job;
-        self.log.retain(|(j, _)| *j != job);
-        self.locked.retain(|(j, _)| *j != job);
-        self.subscriptions.clear();
-    }
-}
-
-/// Whether `path` is `root` or below it.
-fn covers(root: &str, path: &str) -> bool {
-    path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/'))
-}
-
 /// Send the group's pending inserts and updates, with `COMMIT`, in one
 /// exchange.
 fn commit(conn: &mut Pipeline, group: &mut GroupLog) -> StoreResult<()> {
-    group.send_inserts(conn, |_| true)?;
+    send_inserts(conn, group, |_| true)?;
     let deferred = group.deferred();
     if deferred.is_empty() {
         conn.send(None, Some("COMMIT"))?;
@@ -360,9 +166,7 @@ impl group::Session for Session {
                 Ok(())
             }
             Step::Savepoint => {
-                group.job += 1;
-                group.savepoint = Savepoint::Wanted;
-                group.job_touched = false;
+                group.start_job();
                 Ok(())
             }
             Step::Release => {
@@ -522,12 +326,26 @@ enum Locked {
 fn prepare_statement(conn: &mut Pipeline, group: &mut GroupLog) -> StoreResult<()> {
     group.open = true;
     let job = group.job;
-    group.send_inserts(conn, |j| j != job)?;
+    send_inserts(conn, group, |j| j != job)?;
     if group.savepoint == Savepoint::Wanted {
         conn.queue("SAVEPOINT job");
         group.savepoint = Savepoint::Set;
     }
-    group.send_inserts(conn, |j| j == job)
+    send_inserts(conn, group, |j| j == job)
+}
+
+/// Queue the pending inserts of the jobs `which` selects, many rows in one
+/// statement.
+fn send_inserts(
+    conn: &mut Pipeline,
+    group: &mut GroupLog,
+    which: impl Fn(u32) -> bool,
+) -> StoreResult<()> {
+    let batch = group.take_inserts(which);
+    if !batch.is_empty() {
+        conn.queue_statement(insert_many(&batch)?);
+    }
+    Ok(())
 }
 
 impl ReadTxn for WriterTxn<'_> {
@@ -631,21 +449,9 @@ impl WriteTxn for WriterTxn<'_> {
         // should one clash after all, the whole group fails, never half).
         // A name the request chose is inserted now, so that a clash is that
         // job's alone (4105).
-        let generated = !resource.ri().is_empty()
-            && resource
-                .path
-                .strip_suffix(resource.ri())
-                .is_some_and(|parent| parent.ends_with('/'));
+        let generated = named_by_cse(resource);
         if generated {
-            let inner = self.inner.borrow();
-            if inner.1.find_path(&resource.path).is_some() {
-                return Err(StoreError::Duplicate { what: "name" });
-            }
-            if let Some(Some(_)) = inner.1.find(resource.ri()) {
-                return Err(StoreError::Duplicate {
-                    what: "resource ID",
-                });
-            }
+            self.inner.borrow().1.check_new(resource)?;
         } else {
             self.statement(|raw, _| raw.insert(resource))?;
         }

@@ -16,8 +16,10 @@ use urbis_model::{Attrs, Resource};
 
 use crate::cache::Cache;
 use crate::cached::CachedReader;
-use crate::group::{self, Step};
 use crate::{OutboxEntry, ReadTxn, Store, StoreError, StoreResult, WriteJob, WriteTxn};
+use writer::spawn_writer;
+
+mod writer;
 
 /// 2: the notification outbox.
 const SCHEMA_VERSION: i64 = 2;
@@ -149,72 +151,6 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-fn spawn_writer(
-    conn: Arc<Mutex<Connection>>,
-    cache: Arc<Cache>,
-) -> (mpsc::Sender<WriteJob>, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel::<WriteJob>();
-    let owner = run_id();
-    let handle = std::thread::Builder::new()
-        .name("urbis-store-writer".into())
-        .spawn(move || {
-            while let Some(group) = group::next_group(&rx) {
-                let conn = conn.lock();
-                let began = group::run_group(&mut Session(&conn, owner), &cache, group);
-                drop(conn);
-                if began.is_err() {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-            }
-        })
-        .expect("spawning the store writer thread");
-    (tx, handle)
-}
-
-/// Transaction control statements, prepared once per connection.
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// This run of the store, as the owner of the outbox entries it writes:
-/// whatever a previous run left there is this run's to take over.
-fn run_id() -> i64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    (nanos as i64) ^ i64::from(std::process::id())
-}
-
-/// The writer's connection for the group commit, and the run that owns the
-/// outbox entries it writes.
-struct Session<'c>(&'c Connection, i64);
-
-impl group::Session for Session<'_> {
-    type Txn<'a>
-        = SqlTxn<'a>
-    where
-        Self: 'a;
-
-    fn step(&mut self, step: Step) -> StoreResult<()> {
-        let sql = match step {
-            Step::Begin => "BEGIN IMMEDIATE",
-            Step::Savepoint => "SAVEPOINT job",
-            Step::Release => "RELEASE job",
-            Step::RollbackToSavepoint => "ROLLBACK TO job",
-            Step::Commit => "COMMIT",
-            Step::Rollback => "ROLLBACK",
-        };
-        Ok(run_cached(self.0, sql)?)
-    }
-
-    fn txn(&mut self) -> SqlTxn<'_> {
-        SqlTxn {
-            conn: self.0,
-            owner: self.1,
-        }
-    }
-}
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.jobs.lock().take();
@@ -282,9 +218,12 @@ struct SharedReader<'a> {
     guard: parking_lot::MutexGuard<'a, Connection>,
 }
 
-/// The writer's open transaction.
+/// Plain SQL on the writer's open transaction; `writer::WriterTxn` puts the
+/// group's log in front of it.
+#[derive(Clone, Copy)]
 struct SqlTxn<'a> {
     conn: &'a Connection,
+    /// This run of the store, as the owner of the outbox entries it writes.
     owner: i64,
 }
 
