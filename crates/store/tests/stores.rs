@@ -298,6 +298,153 @@ async fn group_reads_its_own_writes(store: Arc<dyn Store>) {
     );
 }
 
+/// A job for [`one_group`]: whether it wants to be kept.
+type TestJob = Box<dyn FnOnce(&mut dyn urbis_store::WriteTxn) -> bool + Send>;
+
+/// Run `jobs` as one group: the writer is held until all are queued. Each
+/// job's outcome after the commit, in order.
+fn one_group(store: &dyn Store, jobs: Vec<TestJob>) -> Vec<bool> {
+    use std::sync::mpsc;
+    use urbis_store::Completion;
+    let (release, hold) = mpsc::channel::<()>();
+    store.submit(Box::new(move |_txn| {
+        let _ = hold.recv_timeout(std::time::Duration::from_secs(5));
+        Completion {
+            rollback: false,
+            done: Box::new(|_| {}),
+        }
+    }));
+    let (done_tx, done) = mpsc::channel::<(usize, bool)>();
+    let count = jobs.len();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let done_tx = done_tx.clone();
+        store.submit(Box::new(move |txn| {
+            let keep = job(txn);
+            Completion {
+                rollback: !keep,
+                done: Box::new(move |outcome| {
+                    let _ = done_tx.send((i, keep && outcome.is_ok()));
+                }),
+            }
+        }));
+    }
+    release.send(()).unwrap();
+    let mut outcomes = vec![false; count];
+    for _ in 0..count {
+        let (i, ok) = done
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        outcomes[i] = ok;
+    }
+    outcomes
+}
+
+/// Writes the writer sends late (CSE-named inserts, counter updates) are
+/// seen by the later jobs of their group, vanish with a job that fails, and
+/// a late insert that clashes with an older row fails its whole group.
+async fn late_writes(store: Arc<dyn Store>) {
+    seed(store.as_ref()).await;
+    let instance = |ri: &str| resource(ri, "cnt1", 4, &format!("cse-in/ae1/cnt/{ri}"), json!({}));
+    let outcomes = tokio::task::block_in_place(|| {
+        one_group(
+            store.as_ref(),
+            vec![
+                Box::new(move |txn| {
+                    txn.insert(&instance("i1")).unwrap();
+                    let mut container = txn.lock("cnt1").unwrap().unwrap();
+                    container.set("cni", 6u64);
+                    txn.update(&container, false).unwrap();
+                    true
+                }),
+                Box::new(move |txn| {
+                    // the group's writes, through every kind of read
+                    let newest = txn.edge_child("cnt1", 4, true).unwrap().unwrap();
+                    assert_eq!(newest.ri(), "i1");
+                    assert_eq!(txn.count_children("cnt1", 4).unwrap(), 6);
+                    let found = txn.get_by_path("cse-in/ae1/cnt/i1").unwrap().unwrap();
+                    assert_eq!(found.ri(), "i1");
+                    let containers = txn.children("ae1", Some(3)).unwrap();
+                    assert_eq!(containers[0].u64_attr("cni"), Some(6));
+                    let below = txn.descendants("cse-in/ae1").unwrap();
+                    assert!(below
+                        .iter()
+                        .any(|r| r.ri() == "cnt1" && r.u64_attr("cni") == Some(6)));
+                    // then this job fails after writing: nothing of it stays
+                    txn.insert(&instance("i2")).unwrap();
+                    let mut container = txn.lock("cnt1").unwrap().unwrap();
+                    container.set("cni", 7u64);
+                    txn.update(&container, false).unwrap();
+                    assert_eq!(txn.count_children("cnt1", 4).unwrap(), 7);
+                    false
+                }),
+                Box::new(move |txn| {
+                    assert_eq!(txn.edge_child("cnt1", 4, true).unwrap().unwrap().ri(), "i1");
+                    assert!(txn.get("i2").unwrap().is_none());
+                    assert_eq!(txn.get("cnt1").unwrap().unwrap().u64_attr("cni"), Some(6));
+                    true
+                }),
+            ],
+        )
+    });
+    assert_eq!(outcomes, [true, false, true]);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.count_children("cnt1", 4).unwrap(), 6);
+    assert!(reader.get("i2").unwrap().is_none());
+    assert_eq!(
+        reader.get("cnt1").unwrap().unwrap().u64_attr("cni"),
+        Some(6)
+    );
+    drop(reader);
+
+    // "old" was named by its creator; a CSE-named resource whose ID is "old"
+    // clashes with it only when its insert is sent: the whole group fails
+    let outcomes = tokio::task::block_in_place(|| {
+        one_group(
+            store.as_ref(),
+            vec![
+                Box::new(|txn| {
+                    txn.insert(&resource("old", "id-in", 3, "cse-in/old", json!({})))
+                        .is_ok()
+                }),
+                Box::new(|txn| {
+                    txn.insert(&resource(
+                        "bystander",
+                        "id-in",
+                        3,
+                        "cse-in/bystander-x",
+                        json!({}),
+                    ))
+                    .is_ok()
+                }),
+            ],
+        )
+    });
+    assert_eq!(outcomes, [false, false], "never half of a group");
+    let reader = store.reader().unwrap();
+    assert!(reader.get("bystander").unwrap().is_none());
+    assert_eq!(reader.get("old").unwrap().unwrap().path, "cse-in/old");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_late_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    late_writes(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+    late_writes(Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_late_writes() {
+    let Some(url) = database_url() else { return };
+    let options = urbis_store::postgres::PostgresOptions {
+        readers: 2,
+        single_node: true,
+    };
+    late_writes(Arc::new(
+        PostgresStore::scratch_with(&url, &options).unwrap(),
+    ))
+    .await;
+}
+
 /// Many readers alive at once, more than any pool has connections.
 async fn many_readers(store: &dyn Store) {
     seed(store).await;

@@ -88,6 +88,10 @@ pub(super) struct Pipeline {
     /// everything but a rollback until then. Mirrors the server's state so
     /// that a job which swallowed an error is not reported as committed.
     pub(super) failed: bool,
+    /// Work of jobs already kept did not happen (a pending insert found its
+    /// row taken): the transaction must not commit, whatever a job's
+    /// savepoint undoes afterwards. Cleared only when the transaction ends.
+    pub(super) doomed: bool,
 }
 
 impl Pipeline {
@@ -104,6 +108,7 @@ impl Pipeline {
             queued: Vec::new(),
             on_connect: Vec::new(),
             failed: false,
+            doomed: false,
         };
         pipeline.ready()?;
         Ok(pipeline)
@@ -128,6 +133,7 @@ impl Pipeline {
         self.statements.clear();
         self.queued.clear();
         self.failed = false;
+        self.doomed = false;
         let config = self.config.clone();
         let client = self.runtime.block_on(async move {
             let (client, connection) = config.connect(NoTls).await?;
@@ -174,7 +180,7 @@ impl Pipeline {
 
     /// Fails when the open transaction can no longer commit.
     pub(super) fn usable(&self) -> StoreResult<()> {
-        if self.failed {
+        if self.failed || self.doomed {
             return Err(StoreError::Transaction(
                 "a statement failed in this transaction".into(),
             ));
@@ -300,6 +306,7 @@ impl Pipeline {
         if let Some(error) = mismatch {
             // the transaction holds work that must not commit
             self.failed = true;
+            self.doomed = true;
             return Err(error());
         }
         match first_error {

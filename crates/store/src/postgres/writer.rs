@@ -137,6 +137,7 @@ struct Session {
 /// Send the group's pending inserts and updates, with `COMMIT`, in one
 /// exchange.
 fn commit(conn: &mut Pipeline, group: &mut GroupLog) -> StoreResult<()> {
+    conn.usable()?;
     send_inserts(conn, group, |_| true)?;
     let deferred = group.deferred();
     if deferred.is_empty() {
@@ -160,6 +161,7 @@ impl group::Session for Session {
         match step {
             Step::Begin => {
                 conn.failed = false;
+                conn.doomed = false;
                 conn.drop_queued();
                 group.reset();
                 conn.queue("BEGIN");
@@ -208,6 +210,7 @@ impl group::Session for Session {
                     Ok(())
                 };
                 conn.failed = false;
+                conn.doomed = false;
                 group.reset();
                 result
             }
