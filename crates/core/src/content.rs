@@ -90,6 +90,17 @@ pub fn wrap(resource: &Resource) -> Value {
     Value::Object(outer)
 }
 
+/// [`wrap`] for a resource the caller is done with: its attributes move
+/// into the answer instead of being copied.
+pub fn into_wrapped(resource: Resource) -> Value {
+    let root = root_key(&resource).to_owned();
+    let mut attrs = resource.attrs;
+    attrs.retain(|k, _| !is_internal(k));
+    let mut outer = Map::with_capacity(1);
+    outer.insert(root, Value::Object(attrs));
+    Value::Object(outer)
+}
+
 /// `{"m2m:cnt": {only these attributes}}`
 pub fn wrap_selected(resource: &Resource, keys: &[String]) -> Value {
     let attrs: Map<String, Value> = resource

@@ -141,12 +141,13 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
     .await?;
     kind.hooks.created(cse, &resource);
 
-    let mut shown = resource.clone();
+    let mut shown = resource;
     kind.hooks.on_retrieve(cse.config(), &mut shown);
     if let Grant::Attributes(visible) = &grant {
         // the originator sees only the attributes its rules cover
         shown.attrs.retain(|k, _| visible.contains(k));
     }
+    let created_uri = shown.path.clone();
     let pc = match rcn {
         content::NOTHING => None,
         content::HIERARCHICAL_ADDRESS => Some(json!({"m2m:uri": shown.path})),
@@ -160,10 +161,10 @@ pub async fn create(cse: &Cse, request: Request, originator: String) -> CseResul
                 .collect();
             Some(content::wrap_selected(&shown, &keys))
         }
-        _ => Some(content::wrap(&shown)),
+        _ => Some(content::into_wrapped(shown)),
     };
     let mut response = Response::new(Rsc::Created, pc);
-    response.created_uri = Some(shown.path.clone());
+    response.created_uri = Some(created_uri);
     Ok(response)
 }
 

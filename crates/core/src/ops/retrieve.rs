@@ -161,7 +161,7 @@ pub(crate) fn shape(
     match rcn {
         content::NOTHING => Ok(Value::Null),
         // this CSE hosts no announced resources, so every resource is its own original
-        content::ATTRIBUTES | content::ORIGINAL_RESOURCE => Ok(content::wrap(&target)),
+        content::ATTRIBUTES | content::ORIGINAL_RESOURCE => Ok(content::into_wrapped(target)),
         content::ATTRIBUTES_AND_CHILDREN | content::CHILDREN => {
             let with_attributes = rcn == content::ATTRIBUTES_AND_CHILDREN;
             let reader = cse.store().reader()?;

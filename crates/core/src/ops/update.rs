@@ -132,7 +132,7 @@ pub async fn update(cse: &Cse, request: Request, originator: String) -> CseResul
                 .collect();
             Some(content::wrap_selected(&shown, &keys))
         }
-        _ => Some(content::wrap(&shown)),
+        _ => Some(content::into_wrapped(shown)),
     };
     Ok(Response::new(Rsc::Updated, pc))
 }
