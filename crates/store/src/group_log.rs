@@ -22,6 +22,8 @@ use urbis_model::Resource;
 
 use crate::StoreError;
 
+const NODE: u32 = 14;
+
 /// The running job's savepoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Savepoint {
@@ -144,6 +146,34 @@ impl GroupLog {
         }
         ris.into_iter()
             .filter_map(|ri| self.find(ri).flatten())
+            .collect()
+    }
+
+    /// The `<node>`s whose `ni` is `ni`, as the group left them: the rows
+    /// the database `found` (it has the group's inserts but not its deferred
+    /// updates, so a node whose `ni` the group changed is found under its old
+    /// `ni`) patched and checked again, plus the group's own nodes.
+    pub(crate) fn nodes_with_id(&self, found: Vec<Resource>, ni: &str) -> Vec<Resource> {
+        let mut nodes: Vec<Resource> = self
+            .patch_all(found)
+            .into_iter()
+            .filter(|r| r.str_attr("ni") == Some(ni))
+            .collect();
+        for own in self.written_of_type(NODE) {
+            if own.str_attr("ni") == Some(ni) && !nodes.iter().any(|r| r.ri() == own.ri()) {
+                nodes.push((**own).clone());
+            }
+        }
+        nodes
+    }
+
+    /// The expired rows the database `found`, as the group left them: rows
+    /// whose `et` the group extended are dropped; one whose `et` it
+    /// shortened shows up after COMMIT (the sweeper reads there).
+    pub(crate) fn still_expired(&self, found: Vec<Resource>, now: &str) -> Vec<Resource> {
+        self.patch_all(found)
+            .into_iter()
+            .filter(|r| r.et().is_some_and(|et| et < now))
             .collect()
     }
 

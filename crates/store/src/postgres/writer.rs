@@ -35,7 +35,6 @@ use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
 const SUBSCRIPTION: u32 = 23;
-const NODE: u32 = 14;
 
 /// How the writer shares the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,34 +412,10 @@ impl ReadTxn for WriterTxn<'_> {
         })
     }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
-        // The database has the group's inserts (sent ahead of the statement)
-        // but not its deferred updates: a node whose `ni` this group changed
-        // is found under its old `ni` there. So the rows are patched and
-        // checked again, and the group's own nodes are added.
-        self.statement(|raw, group| {
-            let mut found: Vec<Resource> = group
-                .patch_all(raw.nodes_with_id(ni)?)
-                .into_iter()
-                .filter(|r| r.str_attr("ni") == Some(ni))
-                .collect();
-            for own in group.written_of_type(NODE) {
-                if own.str_attr("ni") == Some(ni) && !found.iter().any(|r| r.ri() == own.ri()) {
-                    found.push((**own).clone());
-                }
-            }
-            Ok(found)
-        })
+        self.statement(|raw, group| Ok(group.nodes_with_id(raw.nodes_with_id(ni)?, ni)))
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
-        // Rows whose `et` this group extended are dropped here; one whose
-        // `et` it shortened shows up after COMMIT (the sweeper reads there).
-        self.statement(|raw, group| {
-            let rows = group.patch_all(raw.expired(now, limit)?);
-            Ok(rows
-                .into_iter()
-                .filter(|r| r.et().is_some_and(|et| et < now))
-                .collect())
-        })
+        self.statement(|raw, group| Ok(group.still_expired(raw.expired(now, limit)?, now)))
     }
 }
 

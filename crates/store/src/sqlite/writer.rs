@@ -27,8 +27,6 @@ use crate::group::{self, Step};
 use crate::group_log::{named_by_cse, Entry, GroupLog, Savepoint, State};
 use crate::{OutboxEntry, ReadTxn, StoreError, StoreResult, WriteJob, WriteTxn};
 
-const NODE: u32 = 14;
-
 pub(super) fn spawn_writer(
     conn: Arc<Mutex<Connection>>,
     cache: Arc<Cache>,
@@ -258,23 +256,7 @@ impl ReadTxn for WriterTxn<'_> {
         self.read(|sql, log| Ok(log.patch_all(sql.of_type(ty)?)))
     }
     fn nodes_with_id(&self, ni: &str) -> StoreResult<Vec<Resource>> {
-        // The database has the group's inserts but not its deferred updates:
-        // a node whose `ni` this group changed is found under its old `ni`
-        // there. So the rows are patched and checked again, and the group's
-        // own nodes are added.
-        self.read(|sql, log| {
-            let mut found: Vec<Resource> = log
-                .patch_all(sql.nodes_with_id(ni)?)
-                .into_iter()
-                .filter(|r| r.str_attr("ni") == Some(ni))
-                .collect();
-            for own in log.written_of_type(NODE) {
-                if own.str_attr("ni") == Some(ni) && !found.iter().any(|r| r.ri() == own.ri()) {
-                    found.push((**own).clone());
-                }
-            }
-            Ok(found)
-        })
+        self.read(|sql, log| Ok(log.nodes_with_id(sql.nodes_with_id(ni)?, ni)))
     }
     fn instance_with_dgt(&self, pi: &str, dgt: &str) -> StoreResult<Option<Resource>> {
         // instances are never updated (`dgt` cannot change): patching drops
@@ -282,15 +264,7 @@ impl ReadTxn for WriterTxn<'_> {
         self.read(|sql, log| Ok(sql.instance_with_dgt(pi, dgt)?.and_then(|r| log.patch(r))))
     }
     fn expired(&self, now: &str, limit: usize) -> StoreResult<Vec<Resource>> {
-        // Rows whose `et` this group extended are dropped here; one whose
-        // `et` it shortened shows up after COMMIT (the sweeper reads there).
-        self.read(|sql, log| {
-            let rows = log.patch_all(sql.expired(now, limit)?);
-            Ok(rows
-                .into_iter()
-                .filter(|r| r.et().is_some_and(|et| et < now))
-                .collect())
-        })
+        self.read(|sql, log| Ok(log.still_expired(sql.expired(now, limit)?, now)))
     }
 }
 
