@@ -202,7 +202,7 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
     }
 
     /// After a successful write: what to publish once the group commits.
-    fn record(&mut self, resource: &Resource, update: bool) {
+    fn record(&mut self, resource: Arc<Resource>, update: bool) {
         if cache::is_instance(resource.ty) {
             if update {
                 // an instance changed in place: drop it from `la` rather than
@@ -211,7 +211,7 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
             } else {
                 self.job.push(Change::Latest {
                     holder: resource.pi().to_owned(),
-                    instance: Arc::new(resource.clone()),
+                    instance: resource,
                 });
             }
             return;
@@ -219,7 +219,7 @@ impl<'a, W: WriteTxn> JobTxn<'a, W> {
         if resource.ty == SUBSCRIPTION {
             self.cache.watch(resource.pi());
         }
-        self.job.push(Change::Put(Arc::new(resource.clone())));
+        self.job.push(Change::Put(resource));
     }
 }
 
@@ -308,17 +308,26 @@ impl<W: WriteTxn> ReadTxn for JobTxn<'_, W> {
 }
 
 impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
+    // One copy of the resource serves the store's log and the cache.
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
-        self.bypass(resource, false);
-        self.raw.insert(resource)?;
-        self.record(resource, false);
-        Ok(())
+        self.insert_shared(&Arc::new(resource.clone()))
     }
 
     fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        self.update_shared(&Arc::new(resource.clone()), labels_changed)
+    }
+
+    fn insert_shared(&mut self, resource: &Arc<Resource>) -> StoreResult<()> {
+        self.bypass(resource, false);
+        self.raw.insert_shared(resource)?;
+        self.record(Arc::clone(resource), false);
+        Ok(())
+    }
+
+    fn update_shared(&mut self, resource: &Arc<Resource>, labels_changed: bool) -> StoreResult<()> {
         self.bypass(resource, true);
-        self.raw.update(resource, labels_changed)?;
-        self.record(resource, true);
+        self.raw.update_shared(resource, labels_changed)?;
+        self.record(Arc::clone(resource), true);
         Ok(())
     }
 

@@ -70,7 +70,14 @@ pub(crate) struct GroupLog {
     pub(crate) savepoint: Savepoint,
     /// The running job has locked or written a row in the database.
     pub(crate) job_touched: bool,
-    pub(crate) log: Vec<(u32, Entry)>,
+    /// Private: [`GroupLog::push`] keeps the indexes below in step.
+    log: Vec<(u32, Entry)>,
+    /// Where the newest write of each resource ID, and of each path, stands
+    /// in `log`, and where the deletes stand: lookups stay cheap in a group
+    /// of thousands of jobs.
+    by_ri: HashMap<String, usize>,
+    by_path: HashMap<String, usize>,
+    deletes: Vec<usize>,
     /// Rows this transaction holds locks on, by the job that took them
     /// (a rolled-back savepoint releases its locks).
     pub(crate) locked: Vec<(u32, String)>,
@@ -90,31 +97,52 @@ impl GroupLog {
         self.job_touched = false;
     }
 
+    /// Log a write of the running job.
+    pub(crate) fn push(&mut self, entry: Entry) {
+        let at = self.log.len();
+        match &entry {
+            Entry::Wrote { resource, .. } => {
+                self.by_ri.insert(resource.ri().to_owned(), at);
+                self.by_path.insert(resource.path.clone(), at);
+            }
+            Entry::Deleted(_) => self.deletes.push(at),
+        }
+        self.log.push((self.job, entry));
+    }
+
+    fn rebuild_indexes(&mut self) {
+        let entries = std::mem::take(&mut self.log);
+        self.by_ri.clear();
+        self.by_path.clear();
+        self.deletes.clear();
+        for (job, entry) in entries {
+            let running = std::mem::replace(&mut self.job, job);
+            self.push(entry);
+            self.job = running;
+        }
+    }
+
+    /// The resource written at `at`, unless a later delete of the group
+    /// covers its path.
+    fn surviving(&self, at: usize) -> Option<&Arc<Resource>> {
+        let Entry::Wrote { resource, .. } = &self.log[at].1 else {
+            return None;
+        };
+        let deleted_since = self.deletes.iter().rev().take_while(|&&d| d > at).any(
+            |&d| matches!(&self.log[d].1, Entry::Deleted(root) if covers(root, &resource.path)),
+        );
+        (!deleted_since).then_some(resource)
+    }
+
     /// The group's own view of `ri`: `Some(None)` if it deleted it.
     pub(crate) fn find(&self, ri: &str) -> Option<Option<&Arc<Resource>>> {
-        let mut deleted_paths: Vec<&str> = Vec::new();
-        for (_, entry) in self.log.iter().rev() {
-            match entry {
-                Entry::Deleted(path) => deleted_paths.push(path),
-                Entry::Wrote { resource, .. } if resource.ri() == ri => {
-                    let gone = deleted_paths.iter().any(|p| covers(p, &resource.path));
-                    return Some((!gone).then_some(resource));
-                }
-                Entry::Wrote { .. } => {}
-            }
-        }
-        None
+        let at = *self.by_ri.get(ri)?;
+        Some(self.surviving(at))
     }
 
     pub(crate) fn find_path(&self, path: &str) -> Option<&Arc<Resource>> {
-        for (_, entry) in self.log.iter().rev() {
-            match entry {
-                Entry::Deleted(gone) if covers(gone, path) => return None,
-                Entry::Wrote { resource, .. } if resource.path == path => return Some(resource),
-                _ => {}
-            }
-        }
-        None
+        let at = *self.by_path.get(path)?;
+        self.surviving(at)
     }
 
     /// A row read from the database, as this group left it.
@@ -252,7 +280,10 @@ impl GroupLog {
 
     pub(crate) fn undo_job(&mut self) {
         let job = self.job;
-        self.log.retain(|(j, _)| *j != job);
+        if self.log.iter().any(|(j, _)| *j == job) {
+            self.log.retain(|(j, _)| *j != job);
+            self.rebuild_indexes();
+        }
         self.locked.retain(|(j, _)| *j != job);
         self.subscriptions.clear();
     }
@@ -271,4 +302,77 @@ pub(crate) fn named_by_cse(resource: &Resource) -> bool {
             .path
             .strip_suffix(resource.ri())
             .is_some_and(|parent| parent.ends_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urbis_model::Attrs;
+
+    fn wrote(ri: &str, path: &str, cni: u64) -> Entry {
+        let mut attrs = Attrs::new();
+        attrs.insert("ri".into(), ri.into());
+        attrs.insert("cni".into(), cni.into());
+        Entry::Wrote {
+            resource: Arc::new(Resource {
+                ty: 3,
+                path: path.into(),
+                creator: "CAdmin".into(),
+                attrs,
+            }),
+            state: State::PendingUpdate,
+            inserted: false,
+        }
+    }
+
+    fn cni(found: Option<&Arc<Resource>>) -> Option<u64> {
+        found.and_then(|r| r.u64_attr("cni"))
+    }
+
+    #[test]
+    fn lookups_see_the_newest_write_and_later_deletes() {
+        let mut log = GroupLog::default();
+        log.start_job();
+        log.push(wrote("c1", "cse/ae/c1", 1));
+        log.push(wrote("c2", "cse/ae2/c2", 1));
+        log.start_job();
+        log.push(wrote("c1", "cse/ae/c1", 2));
+        assert_eq!(cni(log.find("c1").flatten()), Some(2));
+        assert_eq!(cni(log.find_path("cse/ae/c1")), Some(2));
+        assert!(log.find("c3").is_none());
+        log.push(Entry::Deleted("cse/ae".into()));
+        assert!(
+            matches!(log.find("c1"), Some(None)),
+            "deleted below its root"
+        );
+        assert!(log.find_path("cse/ae/c1").is_none());
+        assert_eq!(
+            cni(log.find("c2").flatten()),
+            Some(1),
+            "a sibling tree stays"
+        );
+        // written again after the delete: found again
+        log.push(wrote("c1", "cse/ae/c1", 3));
+        assert_eq!(cni(log.find("c1").flatten()), Some(3));
+        assert_eq!(log.deferred().len(), 2);
+    }
+
+    #[test]
+    fn undoing_a_job_forgets_its_writes_and_deletes() {
+        let mut log = GroupLog::default();
+        log.start_job();
+        log.push(wrote("c1", "cse/ae/c1", 1));
+        log.start_job();
+        log.push(wrote("c1", "cse/ae/c1", 2));
+        log.push(Entry::Deleted("cse/ae".into()));
+        log.undo_job();
+        assert_eq!(cni(log.find("c1").flatten()), Some(1));
+        assert_eq!(cni(log.find_path("cse/ae/c1")), Some(1));
+        let newest: Vec<u64> = log
+            .deferred()
+            .iter()
+            .filter_map(|r| r.u64_attr("cni"))
+            .collect();
+        assert_eq!(newest, [1]);
+    }
 }

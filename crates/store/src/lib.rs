@@ -141,6 +141,19 @@ pub trait WriteTxn: ReadTxn {
     /// label index is rewritten only when `labels_changed` (counter updates on
     /// the hot path leave it alone).
     fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()>;
+    /// [`WriteTxn::insert`] of a resource the caller holds shared: a store
+    /// that keeps what it writes (the group's log) keeps this one, not a copy.
+    fn insert_shared(&mut self, resource: &std::sync::Arc<Resource>) -> StoreResult<()> {
+        self.insert(resource)
+    }
+    /// [`WriteTxn::update`] of a resource the caller holds shared.
+    fn update_shared(
+        &mut self,
+        resource: &std::sync::Arc<Resource>,
+        labels_changed: bool,
+    ) -> StoreResult<()> {
+        self.update(resource, labels_changed)
+    }
     /// Delete the resource at `path` and everything below it; returns how many.
     fn delete_tree(&mut self, path: &str) -> StoreResult<usize>;
     /// Read `ri` in order to change it (a read-modify-write such as a

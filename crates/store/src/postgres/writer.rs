@@ -247,7 +247,6 @@ impl WriterTxn<'_> {
     fn log(&self, entry: Entry) {
         let mut inner = self.inner.borrow_mut();
         let group = &mut inner.1;
-        let job = group.job;
         group.job_touched = true;
         if let Entry::Wrote { resource, .. } = &entry {
             if resource.ty == SUBSCRIPTION {
@@ -257,7 +256,7 @@ impl WriterTxn<'_> {
         if matches!(entry, Entry::Deleted(_)) {
             group.subscriptions.clear();
         }
-        group.log.push((job, entry));
+        group.push(entry);
     }
 
     /// Take the row lock on `ri` (shared databases only).
@@ -421,6 +420,14 @@ impl ReadTxn for WriterTxn<'_> {
 
 impl WriteTxn for WriterTxn<'_> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        self.insert_shared(&Arc::new(resource.clone()))
+    }
+
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        self.update_shared(&Arc::new(resource.clone()), labels_changed)
+    }
+
+    fn insert_shared(&mut self, resource: &Arc<Resource>) -> StoreResult<()> {
         // A name the CSE generated (the resource ID) cannot clash unless
         // someone chose that very name before: such inserts wait for the
         // next statement or the COMMIT, many rows in one statement (and
@@ -434,7 +441,7 @@ impl WriteTxn for WriterTxn<'_> {
             self.statement(|raw, _| raw.insert(resource))?;
         }
         self.log(Entry::Wrote {
-            resource: Arc::new(resource.clone()),
+            resource: Arc::clone(resource),
             state: match generated {
                 true => State::PendingInsert,
                 false => State::Applied,
@@ -444,7 +451,7 @@ impl WriteTxn for WriterTxn<'_> {
         Ok(())
     }
 
-    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+    fn update_shared(&mut self, resource: &Arc<Resource>, labels_changed: bool) -> StoreResult<()> {
         let gone = || StoreError::Corrupt {
             ri: resource.ri().to_owned(),
             reason: "updated resource is gone".into(),
@@ -464,7 +471,7 @@ impl WriteTxn for WriterTxn<'_> {
             self.touched();
         }
         self.log(Entry::Wrote {
-            resource: Arc::new(resource.clone()),
+            resource: Arc::clone(resource),
             state: match labels_changed {
                 true => State::Applied,
                 false => State::PendingUpdate,

@@ -211,9 +211,7 @@ impl WriterTxn<'_> {
     }
 
     fn log(&self, entry: Entry) {
-        let mut writing = self.writing.borrow_mut();
-        let job = writing.log.job;
-        writing.log.log.push((job, entry));
+        self.writing.borrow_mut().log.push(entry);
     }
 }
 
@@ -270,6 +268,14 @@ impl ReadTxn for WriterTxn<'_> {
 
 impl WriteTxn for WriterTxn<'_> {
     fn insert(&mut self, resource: &Resource) -> StoreResult<()> {
+        self.insert_shared(&Arc::new(resource.clone()))
+    }
+
+    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+        self.update_shared(&Arc::new(resource.clone()), labels_changed)
+    }
+
+    fn insert_shared(&mut self, resource: &Arc<Resource>) -> StoreResult<()> {
         // A name the request chose is inserted now, so that a clash is that
         // job's alone (4105); one the CSE chose waits (group_log.rs).
         let pending = named_by_cse(resource);
@@ -279,7 +285,7 @@ impl WriteTxn for WriterTxn<'_> {
             self.write(|sql| sql.insert(resource))?;
         }
         self.log(Entry::Wrote {
-            resource: Arc::new(resource.clone()),
+            resource: Arc::clone(resource),
             state: match pending {
                 true => State::PendingInsert,
                 false => State::Applied,
@@ -289,7 +295,7 @@ impl WriteTxn for WriterTxn<'_> {
         Ok(())
     }
 
-    fn update(&mut self, resource: &Resource, labels_changed: bool) -> StoreResult<()> {
+    fn update_shared(&mut self, resource: &Arc<Resource>, labels_changed: bool) -> StoreResult<()> {
         // The group's own delete tells; a row that was never there fails the
         // group at COMMIT (an update must find its row).
         if let Some(None) = self.writing.borrow().log.find(resource.ri()) {
@@ -302,7 +308,7 @@ impl WriteTxn for WriterTxn<'_> {
             self.write(|sql| sql.update(resource, true))?;
         }
         self.log(Entry::Wrote {
-            resource: Arc::new(resource.clone()),
+            resource: Arc::clone(resource),
             state: match labels_changed {
                 true => State::Applied,
                 false => State::PendingUpdate,
