@@ -86,8 +86,18 @@ pub(crate) struct GroupLog {
 }
 
 impl GroupLog {
+    /// Forget the group, keeping the buffers for the next one.
     pub(crate) fn reset(&mut self) {
-        *self = GroupLog::default();
+        self.open = false;
+        self.job = 0;
+        self.savepoint = Savepoint::None;
+        self.job_touched = false;
+        self.log.clear();
+        self.by_ri.clear();
+        self.by_path.clear();
+        self.deletes.clear();
+        self.locked.clear();
+        self.subscriptions.clear();
     }
 
     /// A new job starts: its savepoint is set before its first statement.
@@ -99,26 +109,28 @@ impl GroupLog {
 
     /// Log a write of the running job.
     pub(crate) fn push(&mut self, entry: Entry) {
-        let at = self.log.len();
-        match &entry {
+        self.log.push((self.job, entry));
+        self.index(self.log.len() - 1);
+    }
+
+    /// Count the entry at `at` as the newest write of its resource ID and
+    /// path, or as a delete.
+    fn index(&mut self, at: usize) {
+        match &self.log[at].1 {
             Entry::Wrote { resource, .. } => {
                 self.by_ri.insert(resource.ri().to_owned(), at);
                 self.by_path.insert(resource.path.clone(), at);
             }
             Entry::Deleted(_) => self.deletes.push(at),
         }
-        self.log.push((self.job, entry));
     }
 
     fn rebuild_indexes(&mut self) {
-        let entries = std::mem::take(&mut self.log);
         self.by_ri.clear();
         self.by_path.clear();
         self.deletes.clear();
-        for (job, entry) in entries {
-            let running = std::mem::replace(&mut self.job, job);
-            self.push(entry);
-            self.job = running;
+        for at in 0..self.log.len() {
+            self.index(at);
         }
     }
 
