@@ -4,8 +4,9 @@
 //! nothing acknowledged lost, `cni`/`st`/`la` exact, `mni` eviction exact,
 //! every event notified exactly once (re-deliveries carry the same `rqi`),
 //! including those the killed node acknowledged, expiry taken over by a
-//! surviving node. Smaller tests: a pollingChannel served by any node, and a
-//! timeSeries' missing-data watch shared by two nodes and outliving one.
+//! surviving node. Smaller tests: a pollingChannel served by any node, a
+//! notification batch filled by events on two nodes, and a timeSeries'
+//! missing-data watch shared by two nodes and outliving one.
 //! Runs when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -901,5 +902,34 @@ async fn a_missing_data_watch_outlives_its_node() {
         listed[..gaps.len()],
         gaps[..],
         "the points missing since the last instance, none before it"
+    );
+}
+
+/// Events of one subscription taken by two nodes fill one batch: four
+/// events, two on each node, go out as one notification, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_batch_fills_across_nodes() {
+    let Some(url) = database_url() else { return };
+    let schema = ScratchSchema::create(&url).expect("scratch schema");
+    let first = start_node(&schema);
+    let second = start_node(&schema);
+    let (receiver, batches) = common::batch_receiver().await;
+    common::batched_box(&first.base, &receiver, 4).await;
+    for con in 0..3 {
+        let node = if con % 2 == 0 { &first } else { &second };
+        common::add_to_box(&node.base, con).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(batches.lock().unwrap().is_empty(), "three of four are held");
+    common::add_to_box(&second.base, 3).await;
+    wait_for("the batch", Duration::from_secs(10), || {
+        !batches.lock().unwrap().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        batches.lock().unwrap().clone(),
+        vec![vec![json!(0), json!(1), json!(2), json!(3)]],
+        "one batch, sent once, with the events of both nodes"
     );
 }

@@ -1,8 +1,8 @@
 //! A notification survives the node that queued it: the event is
 //! acknowledged, the node is killed with SIGKILL before the target answered,
-//! and the restarted node delivers it, with the same `rqi`, once. On the
-//! embedded store always, on PostgreSQL when URBIS_TEST_DATABASE_URL names a
-//! database (.ci/run sets it).
+//! and the restarted node delivers it, with the same `rqi`, once. So do the
+//! events held in a notification batch. On the embedded store always, on
+//! PostgreSQL when URBIS_TEST_DATABASE_URL names a database (.ci/run sets it).
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -148,17 +148,63 @@ async fn a_notification_queued_by_a_killed_node_is_delivered_after_the_restart()
 
 #[tokio::test]
 async fn postgres_a_notification_queued_by_a_killed_node_is_delivered_after_the_restart() {
-    let url = match std::env::var("URBIS_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
+    let Some(schema) = scratch_schema("outbox") else {
+        return;
+    };
+    redelivered_after_kill_9(&["--database-url".into(), schema.url().into()]).await;
+}
+
+fn scratch_schema(test: &str) -> Option<ScratchSchema> {
+    match std::env::var("URBIS_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(ScratchSchema::create(&url).expect("scratch schema")),
         _ => {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "\n!! URBIS_TEST_DATABASE_URL not set: the PostgreSQL outbox test did NOT run. !!\n"
+                "\n!! URBIS_TEST_DATABASE_URL not set: the PostgreSQL {test} test did NOT run. !!\n"
             );
-            return;
+            None
         }
+    }
+}
+
+/// Two events of a batch of three are acknowledged, the node is killed with
+/// SIGKILL; the third event, after the restart, fills the batch with all
+/// three.
+async fn batch_survives_kill_9(store: &[OsString]) {
+    let (url, batches) = common::batch_receiver().await;
+    let mut server = start_server(store);
+    common::batched_box(&server.base, &url, 3).await;
+    common::add_to_box(&server.base, 0).await;
+    common::add_to_box(&server.base, 1).await;
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    assert!(batches.lock().unwrap().is_empty(), "two of three are held");
+
+    let server = start_server(store);
+    common::add_to_box(&server.base, 2).await;
+    wait_for("the batch", Duration::from_secs(10), || {
+        !batches.lock().unwrap().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        batches.lock().unwrap().clone(),
+        vec![vec![json!(0), json!(1), json!(2)]],
+        "one batch with the events from before and after the kill"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_notification_batch_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    batch_survives_kill_9(&["--data-dir".into(), dir.path().into()]).await;
+}
+
+#[tokio::test]
+async fn postgres_a_pending_notification_batch_survives_kill_9() {
+    let Some(schema) = scratch_schema("batch") else {
+        return;
     };
-    let schema = ScratchSchema::create(&url).expect("scratch schema");
-    redelivered_after_kill_9(&["--database-url".into(), schema.url().into()]).await;
+    batch_survives_kill_9(&["--database-url".into(), schema.url().into()]).await;
 }

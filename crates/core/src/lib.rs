@@ -57,7 +57,6 @@ struct Inner {
     outbox: outbox::Outbox,
     mailboxes: Arc<polling::Mailboxes>,
     missing_data: resources::time_series::monitor::Monitor,
-    batches: batch::Batches,
     rate_limiter: rate_limit::RateLimiter,
     /// Run-time adjustable (the upper tester shortens them for test suites).
     max_expiration_secs: AtomicU64,
@@ -89,7 +88,6 @@ impl Cse {
                 expiration_check_ms: AtomicU64::new(config.expiration_check_ms),
                 notifier: notify::Notifier::new(config.notification_timeout_ms),
                 outbox: Default::default(),
-                batches: batch::Batches::default(),
                 rate_limiter: rate_limit::RateLimiter::new(
                     config.rate_limit_per_second,
                     config.rate_limit_burst,
@@ -107,6 +105,7 @@ impl Cse {
     pub fn start_background(&self) {
         expiry::spawn_sweeper(self.clone());
         outbox::spawn_recovery(self.clone());
+        batch::spawn_sweep(self.clone());
         resources::time_series::monitor::spawn_adoption(self.clone());
         resources::mgmt_obj::actions::resume(self);
     }
@@ -158,10 +157,6 @@ impl Cse {
 
     pub(crate) fn missing_data(&self) -> &resources::time_series::monitor::Monitor {
         &self.inner.missing_data
-    }
-
-    pub(crate) fn batches(&self) -> &batch::Batches {
-        &self.inner.batches
     }
 
     pub fn max_expiration_secs(&self) -> u64 {

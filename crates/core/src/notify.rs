@@ -71,6 +71,13 @@ impl Target {
     }
 }
 
+/// Whose `nsi` counts a delivery, and for how many events.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counting<'a> {
+    pub subscription: Option<&'a str>,
+    pub events: u64,
+}
+
 /// A notification to send once the write that caused it is committed.
 #[derive(Clone, Debug)]
 pub struct Notification {
@@ -81,10 +88,16 @@ pub struct Notification {
     /// Sent and awaited before the request that caused it is answered
     /// (subscription deletion notices).
     pub blocking: bool,
-    /// Collected into a batch instead of sent alone.
+    /// Collected into its subscription's batch instead of sent alone
+    /// (`batch::hold`, in the job that caused it).
     pub batch: Option<crate::batch::BatchRule>,
-    /// Flush this subscription's pending batch before sending.
-    pub flush_first: Option<String>,
+    /// Its event started a batch: once committed, this node times the
+    /// batch's `dur` (subscription, `dur`).
+    pub batch_timer: Option<(String, Duration)>,
+    /// Events it reports (a batch reports several), for `nsi`'s `noec`.
+    pub events: u64,
+    /// `ec` of the request (4, latest, for a batch with `ln`).
+    pub event_category: Option<u32>,
     /// Count deliveries in this subscription's `nsi` (it has `nse` on).
     pub stats_of: Option<String>,
     /// The `rqi` of each target, in the order of `targets`, once the
@@ -99,7 +112,9 @@ impl Notification {
             body,
             blocking: false,
             batch: None,
-            flush_first: None,
+            batch_timer: None,
+            events: 1,
+            event_category: None,
             stats_of: None,
             rqis: Vec::new(),
         }
@@ -430,11 +445,6 @@ impl Cse {
         if notifications.iter().any(|n| n.blocking) {
             return Box::pin(self.deliver_waiting(notifications)).await;
         }
-        for notification in &notifications {
-            if let Some(subscription) = &notification.flush_first {
-                self.flush_batch(subscription);
-            }
-        }
         self.dispatch(notifications);
     }
 
@@ -443,9 +453,6 @@ impl Cse {
     async fn deliver_waiting(&self, notifications: Vec<Notification>) {
         let mut queued = Vec::new();
         for notification in notifications {
-            if let Some(subscription) = &notification.flush_first {
-                self.flush_batch(subscription);
-            }
             if notification.blocking {
                 for target in &notification.targets {
                     if let Err(err) = self
@@ -465,21 +472,20 @@ impl Cse {
     /// Hand committed notifications to the delivery queues.
     pub fn dispatch(&self, notifications: Vec<Notification>) {
         for notification in notifications {
-            if let Some(rule) = notification.batch {
-                self.batch(
-                    rule,
-                    notification.targets,
-                    notification.body,
-                    notification.stats_of,
-                );
-                continue;
+            // a batched event has no targets of its own (`batch::hold`)
+            if let Some((subscription, dur)) = notification.batch_timer {
+                self.time_batch(subscription, dur);
             }
             for (i, target) in notification.targets.iter().enumerate() {
                 self.send_notification(
                     target,
                     &notification.body,
                     notification.rqis.get(i).cloned(),
-                    notification.stats_of.as_deref(),
+                    Counting {
+                        subscription: notification.stats_of.as_deref(),
+                        events: notification.events,
+                    },
+                    notification.event_category,
                 );
             }
         }
@@ -493,7 +499,8 @@ impl Cse {
         target: &str,
         body: &Value,
         rqi: Option<String>,
-        stats_of: Option<&str>,
+        counting: Counting<'_>,
+        event_category: Option<u32>,
     ) {
         let resolved = self.resolve_targets(target);
         let pending = rqi
@@ -504,7 +511,10 @@ impl Cse {
             if let Some(rqi) = &rqi {
                 request.rqi = rqi.clone();
             }
-            let counted = stats_of.map(|sub| self.count_delivery(sub, target, 1));
+            request.ec = event_category;
+            let counted = counting
+                .subscription
+                .map(|sub| self.count_delivery(sub, target, counting.events));
             let delivered: Option<Delivered> = match (counted, pending.clone()) {
                 (None, None) => None,
                 (counted, pending) => Some(Box::new(move |outcome| {
@@ -595,7 +605,13 @@ pub fn collect(ctx: &mut WriteCtx<'_>, subject_ri: &str, event: &Event<'_>) -> C
 
         if let Some(exc) = sub.u64_attr("exc") {
             if exc <= 1 {
-                crate::resources::subscription::deletion_notice(ctx, &sub);
+                // this last event joins the batch that the deletion sends
+                if let Some(last) = ctx.notifications.last_mut() {
+                    if let Some(full) = crate::batch::hold(&mut *ctx.txn, last)? {
+                        ctx.notifications.push(full);
+                    }
+                }
+                crate::resources::subscription::deletion_notice(ctx, &sub)?;
                 ctx.txn.delete_tree(&sub.path)?;
             } else {
                 sub.set("exc", exc - 1);

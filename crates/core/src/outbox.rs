@@ -50,10 +50,16 @@ where
 
 /// Record the notifications a job produced, in the job's transaction: one
 /// entry per notification and target, each with the `rqi` it will be sent
-/// with. A job without notifications sends nothing. Blocking notifications
-/// (awaited before the request is answered) and batched ones (held in
-/// memory until their batch is full) are not recorded.
-pub fn record(txn: &mut dyn WriteTxn, notifications: &mut [Notification]) -> CseResult<()> {
+/// with. A job without notifications sends nothing. Batched events go into
+/// their subscription's batch (`batch.rs`); a batch they fill is recorded as
+/// one notification. Blocking notifications (awaited before the request is
+/// answered) are not recorded.
+pub fn record(txn: &mut dyn WriteTxn, notifications: &mut Vec<Notification>) -> CseResult<()> {
+    let mut filled = Vec::new();
+    for notification in notifications.iter_mut() {
+        filled.extend(crate::batch::hold(txn, notification)?);
+    }
+    notifications.append(&mut filled);
     let mut entries = Vec::new();
     for notification in notifications.iter_mut() {
         if notification.blocking || notification.batch.is_some() {
@@ -181,11 +187,16 @@ impl Cse {
 
     fn redeliver(&self, entry: OutboxEntry) {
         match serde_json::from_str::<Value>(&entry.body) {
+            // a batch taken over counts as one event, and loses `ec`
             Ok(body) => self.send_notification(
                 &entry.target,
                 &body,
                 Some(entry.rqi),
-                entry.subscription.as_deref(),
+                crate::notify::Counting {
+                    subscription: entry.subscription.as_deref(),
+                    events: 1,
+                },
+                None,
             ),
             Err(err) => {
                 tracing::warn!(rqi = %entry.rqi, %err, "unreadable outbox entry dropped");
@@ -243,7 +254,7 @@ mod tests {
         let (recorded, listed) = urbis_store::write(&store, move |txn| {
             let mut notifications = vec![queued, blocking, batched];
             record(txn, &mut notifications)?;
-            record(txn, &mut [])?;
+            record(txn, &mut Vec::new())?;
             Ok((notifications, txn.outbox_list(10)?))
         })
         .await
@@ -254,7 +265,10 @@ mod tests {
             recorded[1].rqis.is_empty(),
             "blocking: awaited, not recorded"
         );
-        assert!(recorded[2].rqis.is_empty(), "batched: held in memory");
+        assert!(
+            recorded[2].rqis.is_empty() && recorded[2].targets.is_empty(),
+            "batched: held in the subscription's batch"
+        );
         let expected: Vec<OutboxEntry> = recorded[0]
             .targets
             .iter()

@@ -360,4 +360,17 @@ impl<W: WriteTxn> WriteTxn for JobTxn<'_, W> {
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<crate::OutboxEntry>> {
         self.raw.outbox_list(limit)
     }
+
+    // Nor are pending batches: each is read and written inside one job.
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64> {
+        self.raw.batch_add(subscription, item, added_ms)
+    }
+
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>> {
+        self.raw.batch_take(subscription)
+    }
+
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+        self.raw.batches_pending(subscription)
+    }
 }

@@ -177,6 +177,16 @@ pub trait WriteTxn: ReadTxn {
     /// Up to `limit` recorded notifications, whoever owns them, oldest first
     /// (for tests and inspection).
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>>;
+    /// Add one event (its notification body as JSON text) to the pending
+    /// batch of `subscription`, added at `added_ms` (milliseconds since the
+    /// epoch); returns how many events the batch holds now.
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64>;
+    /// Take the pending batch of `subscription`: its events, oldest first,
+    /// none left behind.
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>>;
+    /// The subscriptions with a pending batch (only `subscription`, when
+    /// given), each with when its oldest event was added.
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>>;
 }
 
 /// A notification recorded in the outbox until its delivery is settled; one

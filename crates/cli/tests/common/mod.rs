@@ -139,3 +139,73 @@ pub async fn serve_on_loopback(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
+
+/// The `con`s of the events in each aggregated notification (`m2m:agn`) a
+/// receiver got, in arrival order.
+pub type Batches = std::sync::Arc<std::sync::Mutex<Vec<Vec<serde_json::Value>>>>;
+
+/// A notification receiver that keeps the batches it gets (and answers
+/// everything else, verification requests included, with 2000).
+pub async fn batch_receiver() -> (String, Batches) {
+    let batches: Batches = Batches::default();
+    let sink = batches.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                let value: serde_json::Value =
+                    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+                if let Some(events) = value.pointer("/m2m:agn/m2m:sgn").and_then(|v| v.as_array()) {
+                    let cons = events
+                        .iter()
+                        .map(|sgn| sgn["nev"]["rep"]["m2m:cin"]["con"].clone())
+                        .collect();
+                    sink.lock().unwrap().push(cons);
+                }
+                notification_ok()
+            }
+        }),
+    );
+    (serve_on_loopback(app).await, batches)
+}
+
+/// A container `box` below the CSEBase with a subscription whose batches
+/// go to `receiver` every `num` events (and after an hour otherwise).
+pub async fn batched_box(base: &str, receiver: &str, num: u64) {
+    let (rsc, body) = admin_send(
+        base,
+        reqwest::Method::POST,
+        "/cse-in",
+        Some(3),
+        Some(serde_json::json!({"m2m:cnt": {"rn": "box"}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+    let sub = serde_json::json!({"m2m:sub": {
+        "rn": "batched", "nu": [receiver], "enc": {"net": [3]},
+        "bn": {"num": num, "dur": "PT1H"}
+    }});
+    let (rsc, body) = admin_send(
+        base,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(23),
+        Some(sub),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+}
+
+/// An acknowledged contentInstance with `con` in `box`.
+pub async fn add_to_box(base: &str, con: u64) {
+    let (rsc, body) = admin_send(
+        base,
+        reqwest::Method::POST,
+        "/cse-in/box",
+        Some(4),
+        Some(serde_json::json!({"m2m:cin": {"con": con}})),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{body}");
+}

@@ -173,8 +173,7 @@ impl Hooks for SubscriptionHooks {
         resource: &Resource,
         _root_of_delete: bool,
     ) -> CseResult<()> {
-        deletion_notice(ctx, resource);
-        Ok(())
+        deletion_notice(ctx, resource)
     }
 }
 
@@ -351,16 +350,14 @@ fn is_originator_itself(cse: &Cse, target: &str, originator: &str) -> bool {
         Ok(located) if located.virtual_child.is_none() && located.resource.ty == ResourceType::Ae.ty() && located.resource.ri() == originator)
 }
 
-/// Queue the deletion notice of a subscription for its subscriber (`su`).
-pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) {
+/// Queue what a subscription's deletion sends: its pending batch, then the
+/// deletion notice for its subscriber (`su`).
+pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) -> CseResult<()> {
+    if let Some(batch) = crate::batch::take_for_deletion(&mut *ctx.txn, sub)? {
+        ctx.notifications.push(batch);
+    }
     let Some(su) = sub.str_attr("su") else {
-        if sub.attrs.contains_key("bn") {
-            // nobody to tell, but pending batched events still go out
-            let mut flush = Notification::new(Vec::new(), Value::Null);
-            flush.flush_first = Some(sub.ri().to_owned());
-            ctx.notifications.push(flush);
-        }
-        return;
+        return Ok(());
     };
     let mut sgn = Map::new();
     sgn.insert("sud".into(), Value::Bool(true));
@@ -373,8 +370,8 @@ pub fn deletion_notice(ctx: &mut WriteCtx<'_>, sub: &Resource) {
     }
     let mut notice = Notification::new(vec![su.to_owned()], json!({"m2m:sgn": Value::Object(sgn)}));
     notice.blocking = true;
-    notice.flush_first = Some(sub.ri().to_owned());
     ctx.notifications.push(notice);
+    Ok(())
 }
 
 /// `nse`: notification statistics are being collected.

@@ -240,6 +240,14 @@ const OUTBOX_ADD: &str = "INSERT INTO outbox (rqi, owner, target, body, subscrip
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
          WITH ORDINALITY AS u(rqi, target, body, subscription, n)
     ORDER BY u.n";
+/// The new row is not yet visible to the count's snapshot: add it.
+const BATCH_ADD: &str = "WITH added AS (
+        INSERT INTO batch_items (subscription, added_ms, item) VALUES ($1, $2, $3) RETURNING 1)
+    SELECT (SELECT count(*) FROM batch_items WHERE subscription = $1)
+         + (SELECT count(*) FROM added)";
+const BATCH_TAKE: &str = "DELETE FROM batch_items WHERE subscription = $1 RETURNING seq, item";
+const BATCHES_PENDING: &str = "SELECT subscription, min(added_ms) FROM batch_items
+    WHERE $1::text IS NULL OR subscription = $1 GROUP BY subscription";
 const OUTBOX_REMOVE: &str = "DELETE FROM outbox WHERE rqi = ANY($1::text[])";
 /// A node lives as long as the writer session that holds its `nodes`
 /// advisory lock (`locks.rs`); the owner of an entry is that session's pid.
@@ -404,6 +412,41 @@ impl<'c, C: Sql> Raw<'c, C> {
         Ok(())
     }
 
+    /// One statement: the count includes the row it inserts.
+    pub(super) fn batch_add(
+        &self,
+        subscription: &str,
+        item: &str,
+        added_ms: i64,
+    ) -> StoreResult<u64> {
+        let rows = self.query(BATCH_ADD, &[&subscription, &added_ms, &item])?;
+        let held: i64 = match rows.first() {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(held).unwrap_or(0))
+    }
+
+    pub(super) fn batch_take(&self, subscription: &str) -> StoreResult<Vec<String>> {
+        let rows = self.query(BATCH_TAKE, &[&subscription])?;
+        let mut taken = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, String>(1)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        taken.sort_by_key(|(seq, _)| *seq);
+        Ok(taken.into_iter().map(|(_, item)| item).collect())
+    }
+
+    pub(super) fn batches_pending(
+        &self,
+        subscription: Option<&str>,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let rows = self.query(BATCHES_PENDING, &[&subscription])?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
     pub(super) fn outbox_remove(&self, rqis: &[String]) -> StoreResult<usize> {
         if rqis.is_empty() {
             return Ok(0);
@@ -560,6 +603,18 @@ impl<C: Sql> WriteTxn for Raw<'_, C> {
 
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
         Raw::outbox_list(self, limit)
+    }
+
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64> {
+        Raw::batch_add(self, subscription, item, added_ms)
+    }
+
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>> {
+        Raw::batch_take(self, subscription)
+    }
+
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+        Raw::batches_pending(self, subscription)
     }
 }
 

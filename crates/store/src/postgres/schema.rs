@@ -13,7 +13,15 @@ use crate::{StoreError, StoreResult};
 
 /// Every migration in order; the last one's number is the schema version
 /// this binary writes. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+];
 
 /// Text columns that are compared or ranged use the "C" collation: byte
 /// order, so that `path/` .. `path0` bounds exactly one subtree and `et`
@@ -109,6 +117,19 @@ const V5: &str = "CREATE INDEX resources_time_series ON resources (seq) WHERE ty
 const V6: &str = r#"
 CREATE INDEX resources_instance_times ON resources
     (pi, (replace(body, E'\\u0000', E'\\ufffd')::jsonb ->> 'dgt')) WHERE ty = 30;
+"#;
+
+/// Events waiting in a subscription's notification batch (`bn`), written
+/// by the job of each event on whichever node, so that a batch fills across
+/// nodes and survives them (`core/src/batch.rs`).
+const V7: &str = r#"
+CREATE TABLE batch_items (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subscription TEXT COLLATE "C" NOT NULL,
+    added_ms     BIGINT NOT NULL,
+    item         TEXT NOT NULL
+);
+CREATE INDEX batch_items_by_subscription ON batch_items (subscription, seq);
 "#;
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS urbis_schema_version (

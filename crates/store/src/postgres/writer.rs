@@ -518,6 +518,18 @@ impl WriteTxn for WriterTxn<'_> {
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
         self.outbox(|raw| raw.outbox_list(limit))
     }
+
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64> {
+        self.outbox(|raw| raw.batch_add(subscription, item, added_ms))
+    }
+
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>> {
+        self.outbox(|raw| raw.batch_take(subscription))
+    }
+
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+        self.outbox(|raw| raw.batches_pending(subscription))
+    }
 }
 
 impl WriterTxn<'_> {

@@ -21,8 +21,8 @@ use writer::spawn_writer;
 
 mod writer;
 
-/// 2: the notification outbox.
-const SCHEMA_VERSION: i64 = 2;
+/// 2: the notification outbox. 3: pending notification batches.
+const SCHEMA_VERSION: i64 = 3;
 /// Most resources the cache holds before it starts over.
 const CACHE_CAPACITY: usize = 200_000;
 
@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     body         TEXT NOT NULL,
     subscription TEXT
 );
+CREATE TABLE IF NOT EXISTS batch_items (
+    seq          INTEGER PRIMARY KEY,
+    subscription TEXT NOT NULL,
+    added_ms     INTEGER NOT NULL,
+    item         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_items_by_subscription ON batch_items (subscription, seq);
 ";
 
 const COLUMNS: &str = "ri, ty, path, creator, body";
@@ -710,6 +717,40 @@ impl WriteTxn for SqlTxn<'_> {
         let rows = stmt.query_map([limit], outbox_row)?;
         let listed = rows.collect::<Result<Vec<_>, _>>()?;
         Ok(listed.into_iter().map(|(_, entry)| entry).collect())
+    }
+
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO batch_items (subscription, added_ms, item) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![subscription, added_ms, item])?;
+        let held: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM batch_items WHERE subscription = ?1")?
+            .query_row([subscription], |row| row.get(0))?;
+        Ok(u64::try_from(held).unwrap_or(0))
+    }
+
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM batch_items WHERE subscription = ?1 RETURNING seq, item",
+        )?;
+        let rows = stmt.query_map([subscription], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut taken = rows.collect::<Result<Vec<_>, _>>()?;
+        taken.sort_by_key(|(seq, _)| *seq);
+        Ok(taken.into_iter().map(|(_, item)| item).collect())
+    }
+
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT subscription, min(added_ms) FROM batch_items
+             WHERE ?1 IS NULL OR subscription = ?1 GROUP BY subscription",
+        )?;
+        let rows = stmt.query_map([subscription], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 

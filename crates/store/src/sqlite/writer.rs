@@ -345,4 +345,19 @@ impl WriteTxn for WriterTxn<'_> {
     fn outbox_list(&mut self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
         self.write(|sql| sql.outbox_list(limit))
     }
+
+    fn batch_add(&mut self, subscription: &str, item: &str, added_ms: i64) -> StoreResult<u64> {
+        self.write(|sql| sql.batch_add(subscription, item, added_ms))
+    }
+
+    fn batch_take(&mut self, subscription: &str) -> StoreResult<Vec<String>> {
+        self.write(|sql| sql.batch_take(subscription))
+    }
+
+    fn batches_pending(&mut self, subscription: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+        self.read(|sql, _| {
+            let mut sql = *sql;
+            sql.batches_pending(subscription)
+        })
+    }
 }
