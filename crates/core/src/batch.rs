@@ -79,14 +79,24 @@ pub(crate) fn hold(
         return Ok(None);
     };
     let targets = std::mem::take(&mut notification.targets);
-    // Where nodes share the database, the subscription's row is locked:
-    // events of one subscription on two nodes count their batch in turn.
-    let _ = txn.lock(&rule.subscription)?;
     let sgn = notification
         .body
         .get("m2m:sgn")
-        .unwrap_or(&notification.body);
-    let held = txn.batch_add(&rule.subscription, &sgn.to_string(), now_ms())?;
+        .unwrap_or(&notification.body)
+        .to_string();
+    // Where nodes share the database, the subscription's row is locked:
+    // events of one subscription on two nodes count their batch in turn.
+    if txn.lock(&rule.subscription)?.is_none() {
+        // The same job deleted the subscription (with its subject, say) and
+        // sent what was pending: this last event goes after it, on its own.
+        return Ok(Some(aggregated(
+            targets,
+            vec![sgn],
+            rule.latest_only,
+            notification.stats_of.clone(),
+        )));
+    }
+    let held = txn.batch_add(&rule.subscription, &sgn, now_ms())?;
     if rule.num.is_some_and(|num| held >= num) {
         let items = txn.batch_take(&rule.subscription)?;
         return Ok(Some(aggregated(

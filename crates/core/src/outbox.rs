@@ -252,6 +252,16 @@ mod tests {
             latest_only: false,
         });
         let (recorded, listed) = urbis_store::write(&store, move |txn| {
+            // the batching subscription
+            txn.insert(&urbis_model::Resource {
+                ty: 23,
+                path: "cse-in/sub2".into(),
+                creator: "C".into(),
+                attrs: json!({"ri": "sub2", "rn": "sub2", "pi": "cse-in"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            })?;
             let mut notifications = vec![queued, blocking, batched];
             record(txn, &mut notifications)?;
             record(txn, &mut Vec::new())?;

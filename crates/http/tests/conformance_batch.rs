@@ -168,3 +168,34 @@ async fn a_batch_is_one_request_for_several_events_in_the_statistics() {
     assert_eq!(stats["rsr"], json!(1), "{stats}");
     assert_eq!(stats["noec"], json!(3), "{stats}");
 }
+
+#[tokio::test]
+async fn deleting_the_subscribed_resource_sends_the_pending_batch_and_then_the_deletion_event() {
+    let cse = common::start().await;
+    let (aei, receiver) =
+        subscribed(&cse, json!({"bn": {"num": 10}, "enc": {"net": [2, 3]}})).await;
+    add_instances(&cse, &aei, 0..2).await;
+    let deleted = cse.delete("/cse-in/app/box", &aei).await;
+    assert_eq!(deleted.rsc, 2002, "{}", deleted.body);
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got = receiver.wait_for(3).await;
+        if got.len() >= 3 {
+            break;
+        }
+    }
+    let batches: Vec<&Value> = got.iter().filter(|n| n.get("m2m:agn").is_some()).collect();
+    assert_eq!(
+        batches.len(),
+        2,
+        "the pending batch, then the deletion: {got:?}"
+    );
+    assert_eq!(batched_cons(batches[0]), vec![json!(0), json!(1)]);
+    let events = batches[1]
+        .pointer("/m2m:agn/m2m:sgn")
+        .and_then(Value::as_array)
+        .expect("events");
+    assert_eq!(events.len(), 1, "{got:?}");
+    assert_eq!(events[0]["nev"]["net"], json!(2), "{got:?}");
+    assert!(pending_batches(&cse).await.is_empty());
+}
