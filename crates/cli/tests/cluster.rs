@@ -922,14 +922,10 @@ async fn a_notification_batch_fills_across_nodes() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(batches.lock().unwrap().is_empty(), "three of four are held");
     common::add_to_box(&second.base, 3).await;
-    wait_for("the batch", Duration::from_secs(10), || {
-        !batches.lock().unwrap().is_empty()
-    })
+    common::expect_one_batch(
+        &batches,
+        &[0, 1, 2, 3],
+        "one batch, sent once, with the events of both nodes",
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        batches.lock().unwrap().clone(),
-        vec![vec![json!(0), json!(1), json!(2), json!(3)]],
-        "one batch, sent once, with the events of both nodes"
-    );
 }

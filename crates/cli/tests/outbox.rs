@@ -183,16 +183,12 @@ async fn batch_survives_kill_9(store: &[OsString]) {
 
     let server = start_server(store);
     common::add_to_box(&server.base, 2).await;
-    wait_for("the batch", Duration::from_secs(10), || {
-        !batches.lock().unwrap().is_empty()
-    })
+    common::expect_one_batch(
+        &batches,
+        &[0, 1, 2],
+        "one batch with the events from before and after the kill",
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        batches.lock().unwrap().clone(),
-        vec![vec![json!(0), json!(1), json!(2)]],
-        "one batch with the events from before and after the kill"
-    );
 }
 
 #[tokio::test]

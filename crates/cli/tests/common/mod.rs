@@ -209,3 +209,16 @@ pub async fn add_to_box(base: &str, con: u64) {
     .await;
     assert_eq!(rsc, 2001, "{body}");
 }
+
+/// Wait up to 10 s for a batch, then a little longer for a duplicate: the
+/// receiver must have got exactly one, with the `con`s `expected`.
+pub async fn expect_one_batch(batches: &Batches, expected: &[u64], why: &str) {
+    let start = std::time::Instant::now();
+    while batches.lock().unwrap().is_empty() {
+        assert!(start.elapsed().as_secs() < 10, "no batch came: {why}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let expected: Vec<serde_json::Value> = expected.iter().map(|c| serde_json::json!(c)).collect();
+    assert_eq!(batches.lock().unwrap().clone(), vec![expected], "{why}");
+}
