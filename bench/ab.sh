@@ -21,7 +21,7 @@ trap 'kill $pid_a $pid_b 2>/dev/null; wait $pid_a $pid_b 2>/dev/null; rm -rf "$d
 sleep 1.5
 
 rate() { # PORT -> median req/s of one run
-  "$bench" --url "http://127.0.0.1:$1" --phases "$PHASE" --runs 1 --duration "$SECONDS_PER" \
+  "$bench" --url "http://127.0.0.1:$1" --phases "$PHASE" --runs 1 --duration "$SECONDS_PER" 2>/dev/null \
     | grep -o '"median":[0-9.]*' | head -1 | cut -d: -f2
 }
 
