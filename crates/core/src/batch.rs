@@ -22,7 +22,7 @@ use crate::notify::Notification;
 use crate::Cse;
 
 /// How often the leader looks for batches whose `dur` has passed.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// `dur` when `bn` gives none.
 const DEFAULT_DURATION_MS: u64 = 60_000;
 

@@ -62,7 +62,7 @@ pub fn record(txn: &mut dyn WriteTxn, notifications: &mut Vec<Notification>) -> 
     notifications.append(&mut filled);
     let mut entries = Vec::new();
     for notification in notifications.iter_mut() {
-        if notification.blocking || notification.batch.is_some() {
+        if notification.blocking {
             continue;
         }
         let body = notification.body.to_string();
