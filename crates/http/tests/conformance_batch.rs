@@ -199,3 +199,25 @@ async fn deleting_the_subscribed_resource_sends_the_pending_batch_and_then_the_d
     assert_eq!(events[0]["nev"]["net"], json!(2), "{got:?}");
     assert!(pending_batches(&cse).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_malformed_batch_rule_is_refused_with_4000_and_nothing_is_stored() {
+    let cse = common::start().await;
+    let aei = cse.register_ae("app", None).await;
+    let cnt = cse
+        .create("/cse-in/app", &aei, 3, json!({"m2m:cnt": {"rn": "box"}}))
+        .await;
+    assert_eq!(cnt.rsc, 2001, "{}", cnt.body);
+    let receiver = common::receiver().await;
+    for bn in [json!("five"), json!({"num": 0}), json!({"num": "5"})] {
+        let sub = json!({"m2m:sub": {"rn": "sub", "nu": [receiver.url], "bn": bn}});
+        let answer = cse.create("/cse-in/app/box", &aei, 23, sub).await;
+        assert_eq!(answer.rsc, 4000, "bn {bn}: {}", answer.body);
+        assert_eq!(
+            cse.retrieve("/cse-in/app/box/sub", &aei).await.rsc,
+            4004,
+            "nothing stored for bn {bn}"
+        );
+    }
+    assert!(pending_batches(&cse).await.is_empty());
+}
